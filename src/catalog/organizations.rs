@@ -1,0 +1,197 @@
+//! `GET /organizations` and `GET /organizations/{id}`.
+
+use actix_web::{get, web, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{path_id, store, views};
+use crate::db::DbConnection;
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::hsds::model::{Organization, Page};
+use crate::search::filters::{boolean, words, PageParams};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrganizationParams {
+    /// Keywords, each of which must appear in the name or the record.
+    pub search: Option<String>,
+    /// `true`: each organisation's services fully nested.
+    #[param(value_type = Option<bool>)]
+    pub full_service: Option<String>,
+    /// `true`: organisations fully nested (children, locations, services in list form).
+    #[param(value_type = Option<bool>)]
+    pub full: Option<String>,
+    /// Page number, from 1.
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub page: Option<String>,
+    /// Items per page: default 20, maximum 100.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    pub per_page: Option<String>,
+    /// `json` (paged, the default) or `ndjson` (every match, one per line, unpaged).
+    #[param(value_type = Option<String>, pattern = "^(json|ndjson)$")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrganizationGetParams {
+    /// `true`: the organisation's services fully nested (otherwise in list form).
+    #[param(value_type = Option<bool>)]
+    pub full_service: Option<String>,
+}
+
+/// Is the format ndjson? A bad value is a 400 naming `format`.
+pub fn is_ndjson(format: &Option<String>) -> Result<bool, FieldError> {
+    match format
+        .as_deref()
+        .map(str::trim)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("") | Some("json") => Ok(false),
+        Some("ndjson") => Ok(true),
+        Some(_) => Err(FieldError::new("format", "must be json or ndjson")),
+    }
+}
+
+/// A fully nested organisation: children, locations and services.
+fn full(conn: &mut DbConnection, org: Organization, full_service: bool) -> ApiResult<Organization> {
+    let mut org = org;
+    org.locations = store::organization_locations(conn, &org.id)?
+        .into_iter()
+        .map(views::public_location)
+        .collect();
+    let ids = store::organization_service_ids(conn, &org.id)?;
+    org.services = store::services(conn, &ids)?
+        .into_iter()
+        .map(views::public_service)
+        .map(|s| {
+            if full_service {
+                s
+            } else {
+                views::service_list_item(s)
+            }
+        })
+        .collect();
+    Ok(org)
+}
+
+/// List organisations, by name.
+#[utoipa::path(
+    tag = "catalogue",
+    operation_id = "listOrganizations",
+    params(OrganizationParams),
+    responses(
+        (status = 200, description = "A page of organisations (or, with `format=ndjson`, every match, one per line)", body = Page<Organization>,
+            content((Page<Organization> = "application/json"), (Organization = "application/x-ndjson"))),
+        (status = 400, description = "A parameter is invalid; `errors` names it", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/organizations")]
+pub async fn list(
+    state: web::Data<AppState>,
+    params: web::Query<OrganizationParams>,
+) -> ApiResult<HttpResponse> {
+    let mut errors = vec![];
+    let page = PageParams {
+        page: params.page.clone(),
+        per_page: params.per_page.clone(),
+    }
+    .parse();
+    let page = match page {
+        Ok(p) => Some(p),
+        Err(ApiError::Invalid(e)) => {
+            errors.extend(e);
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let full_service = boolean("full_service", &params.full_service)
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+    let nested = boolean("full", &params.full)
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+        || full_service;
+    let ndjson = is_ndjson(&params.format)
+        .map_err(|e| errors.push(e))
+        .unwrap_or(false);
+    let Some(page) = page.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let words = words(params.search.as_deref().unwrap_or(""));
+    let window = (!ndjson).then_some((page.page, page.per_page));
+    let (items, total) = state
+        .db(move |conn| {
+            let (rows, total) = store::named_page(
+                conn,
+                "organization",
+                |q| store::words_condition(q, &words),
+                window,
+            )?;
+            let ids: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
+            let mut found = store::organizations(conn, &ids)?;
+            let mut items = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let Some(org) = found.remove(id) else {
+                    continue;
+                };
+                items.push(if nested {
+                    full(conn, org, full_service)?
+                } else {
+                    views::organization_list_item(org)
+                });
+            }
+            Ok((items, total))
+        })
+        .await?;
+    if ndjson {
+        let mut body = String::new();
+        for item in &items {
+            body.push_str(&serde_json::to_string(item).map_err(|e| ApiError::Internal(e.into()))?);
+            body.push('\n');
+        }
+        return Ok(HttpResponse::Ok()
+            .content_type("application/x-ndjson")
+            .body(body));
+    }
+    Ok(HttpResponse::Ok().json(Page::new(items, total, page.page, page.per_page)))
+}
+
+/// A fully nested organisation, with its locations and services.
+#[utoipa::path(
+    tag = "catalogue",
+    operation_id = "getOrganization",
+    params(("id" = String, Path, format = Uuid, description = "The organisation id"), OrganizationGetParams),
+    responses(
+        (status = 200, description = "The organisation", body = Organization),
+        (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/organizations/{id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    params: web::Query<OrganizationGetParams>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id(&id)?;
+    let full_service = boolean("full_service", &params.full_service)
+        .map_err(|e| ApiError::Invalid(vec![e]))?
+        .unwrap_or(false);
+    let org = state
+        .db(move |conn| {
+            let Some(org) = store::organizations(conn, &[id.clone()])?.remove(&id) else {
+                return Ok(None);
+            };
+            Ok(Some(full(conn, org, full_service)?))
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(org))
+}

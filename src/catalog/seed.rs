@@ -1,0 +1,97 @@
+//! Haven's vocabularies in the database, and the built-in demo directory.
+
+use crate::catalog::import::{self, Report};
+use crate::db::{DbConnection, Sql};
+use crate::hsds::model::{Taxonomy, TaxonomyTerm};
+use crate::vocab::VOCABULARIES;
+
+/// Writes every Haven taxonomy and term, so they have the same ids in every deployment.
+/// Idempotent; run at every start and by `haven migrate`.
+pub fn vocabularies(conn: &mut DbConnection) -> anyhow::Result<()> {
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        for v in &VOCABULARIES.all {
+            let taxonomy = Taxonomy {
+                id: v.taxonomy_id().to_string(),
+                name: v.taxonomy.to_string(),
+                description: v.description.to_string(),
+                version: Some("1.0.0".to_string()),
+                ..Default::default()
+            };
+            let mut q = Sql::new("INSERT INTO taxonomy (id, name, doc) VALUES (");
+            q.bind(&taxonomy.id)
+                .push(", ")
+                .bind(&taxonomy.name)
+                .push(", ")
+                .bind(serde_json::to_string(&taxonomy)?)
+                .push(") ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc");
+            q.execute(conn)?;
+            for t in &v.terms {
+                let term = TaxonomyTerm {
+                    id: v.term_id(&t.code).to_string(),
+                    code: Some(t.code.clone()),
+                    name: t.name.clone(),
+                    description: t.description.clone(),
+                    parent_id: t.parent.as_deref().map(|p| v.term_id(p).to_string()),
+                    taxonomy: Some(v.taxonomy.to_string()),
+                    taxonomy_id: Some(taxonomy.id.clone()),
+                    language: Some("en".to_string()),
+                    ..Default::default()
+                };
+                let mut q = Sql::new(
+                    "INSERT INTO taxonomy_term (id, code, name, parent_id, taxonomy, taxonomy_id, doc) VALUES (",
+                );
+                q.bind(&term.id)
+                    .push(", ")
+                    .bind(term.code.clone())
+                    .push(", ")
+                    .bind(&term.name)
+                    .push(", ")
+                    .bind(term.parent_id.clone())
+                    .push(", ")
+                    .bind(term.taxonomy.clone())
+                    .push(", ")
+                    .bind(term.taxonomy_id.clone())
+                    .push(", ")
+                    .bind(serde_json::to_string(&term)?)
+                    .push(
+                        ") ON CONFLICT (id) DO UPDATE SET code = excluded.code, name = excluded.name, \
+                         parent_id = excluded.parent_id, taxonomy = excluded.taxonomy, \
+                         taxonomy_id = excluded.taxonomy_id, doc = excluded.doc",
+                    );
+                q.execute(conn)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The demo directory built into the binary: 30 real SAMHSA treatment-locator records (public
+/// domain, 2019) and 45 fictional harm-reduction services around Charlottesville, Virginia.
+/// See data/README.md.
+const DEMO: [(&str, &str); 2] = [
+    (
+        "data/samhsa-va.hsds.json",
+        include_str!("../../data/samhsa-va.hsds.json"),
+    ),
+    (
+        "data/demo-harm-reduction.hsds.json",
+        include_str!("../../data/demo-harm-reduction.hsds.json"),
+    ),
+];
+
+/// Loads the demo directory.
+pub fn demo(conn: &mut DbConnection) -> anyhow::Result<Report> {
+    let mut total = Report::default();
+    for (name, text) in DEMO {
+        let report = import::import(conn, text.as_bytes(), |_| {})?;
+        if !report.rejected.is_empty() {
+            anyhow::bail!(
+                "the built-in {name} has invalid records: {:?}",
+                report.rejected
+            );
+        }
+        total.add(&report);
+    }
+    Ok(total)
+}

@@ -1,0 +1,141 @@
+//! `GET /services` and `GET /services/{id}`.
+
+use std::collections::HashMap;
+
+use actix_web::{get, web, HttpResponse};
+use chrono::Utc;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ndjson, path_id, store, views};
+use crate::db::DbConnection;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::hsds::model::{Page, Service};
+use crate::search::filters::{Format, Search, SearchParams};
+use crate::search::query::{self, Hit, Unit, Window};
+use crate::state::AppState;
+
+/// A service in `minimal` form.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MinimalService {
+    pub id: String,
+    /// When Haven last changed the service, its organisation or one of its locations.
+    pub last_modified: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ServiceItem {
+    Service(Box<Service>),
+    Minimal(MinimalService),
+}
+
+#[derive(diesel::QueryableByName)]
+struct Stamp {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    updated_at: String,
+}
+
+/// Renders hits as the caller asked: minimal, list form or fully nested, with distances.
+fn render(conn: &mut DbConnection, s: &Search, hits: &[Hit]) -> ApiResult<Vec<ServiceItem>> {
+    let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
+    if s.minimal {
+        let mut q = crate::db::Sql::new("SELECT id, updated_at FROM service WHERE id IN ");
+        q.bind_list(&ids);
+        let stamps: HashMap<String, String> = q
+            .load::<Stamp>(conn)?
+            .into_iter()
+            .map(|r| (r.id, r.updated_at))
+            .collect();
+        return Ok(ids
+            .into_iter()
+            .filter_map(|id| {
+                let last_modified = stamps.get(&id)?.clone();
+                Some(ServiceItem::Minimal(MinimalService { id, last_modified }))
+            })
+            .collect());
+    }
+    let distances: HashMap<&str, Option<f64>> =
+        hits.iter().map(|h| (h.id.as_str(), h.distance)).collect();
+    let services = store::services(conn, &ids)?;
+    Ok(services
+        .into_iter()
+        .map(|service| {
+            let mut service = views::public_service(service);
+            service.distance = distances.get(service.id.as_str()).copied().flatten();
+            if !s.full {
+                service = views::service_list_item(service);
+            }
+            ServiceItem::Service(Box::new(service))
+        })
+        .collect())
+}
+
+/// Search the directory for services.
+///
+/// All parameters combine with AND; a comma list inside one parameter is OR, except
+/// `accessibility` and `low_barrier`, where every value must hold. With `lat` and `lon`,
+/// results are nearest first and carry `distance` in metres (a service at several places is
+/// as near as its nearest matching one).
+#[utoipa::path(
+    tag = "catalogue",
+    operation_id = "listServices",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "A page of services (or, with `format=ndjson`, every match, one per line)", body = Page<ServiceItem>,
+            content((Page<ServiceItem> = "application/json"), (ServiceItem = "application/x-ndjson"))),
+        (status = 400, description = "A parameter is invalid; `errors` names it", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/services")]
+pub async fn list(
+    state: web::Data<AppState>,
+    params: web::Query<SearchParams>,
+) -> ApiResult<HttpResponse> {
+    let s = params.parse(Utc::now())?;
+    let state = state.get_ref().clone();
+    if s.format == Format::Ndjson {
+        let q = s.clone();
+        let (hits, _) = state
+            .db(move |conn| Ok(query::run(conn, &q, Unit::Service, Window::All)?))
+            .await?;
+        return Ok(ndjson(state, hits, move |conn, batch| {
+            render(conn, &s, batch)
+        }));
+    }
+    let page = (s.page, s.per_page);
+    let (items, total) = state
+        .db(move |conn| {
+            let window = Window::Page {
+                page: s.page,
+                per_page: s.per_page,
+            };
+            let (hits, total) = query::run(conn, &s, Unit::Service, window)?;
+            Ok((render(conn, &s, &hits)?, total))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::new(items, total, page.0, page.1)))
+}
+
+/// A fully nested service.
+#[utoipa::path(
+    tag = "catalogue",
+    operation_id = "getService",
+    params(("id" = String, Path, format = Uuid, description = "The service id")),
+    responses(
+        (status = 200, description = "The fully nested service", body = Service),
+        (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such service", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/services/{id}")]
+pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = path_id(&id)?;
+    let service = state
+        .db(move |conn| Ok(store::services(conn, &[id])?.pop()))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(views::public_service(service)))
+}

@@ -1,0 +1,950 @@
+//! The one place that knows the catalogue's tables: writing HSDS objects into them and
+//! assembling HSDS objects back out.
+//!
+//! Entities (organization, service, location, service_at_location) keep their own fields in a
+//! JSON `doc`; the objects they own live in a table per kind (`phone`, `schedule`, ...), one row
+//! per object, keyed by owner and position. Reading puts the pieces back together, so what was
+//! written is what is read.
+
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::Context;
+use chrono::Utc;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::{Connection, QueryableByName};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::db::{Backend, DbConnection, Sql};
+use crate::hsds::model::{Attribute, Location, Organization, Service, ServiceAtLocation};
+use crate::search::filters::stored_timestamp;
+use crate::search::{index, place};
+use crate::vocab::VOCABULARIES;
+
+/// How an entity's JSON is split: which arrays go to which child table, and which nested
+/// entities are stored on their own.
+struct Shape {
+    kind: &'static str,
+    children: &'static [(&'static str, &'static str)],
+    /// Keys stored elsewhere (nested entities) or never stored (computed extensions).
+    detached: &'static [&'static str],
+}
+
+const SERVICE: Shape = Shape {
+    kind: "service",
+    children: &[
+        ("phones", "phone"),
+        ("schedules", "schedule"),
+        ("service_areas", "service_area"),
+        ("languages", "language"),
+        ("funding", "funding"),
+        ("cost_options", "cost_option"),
+        ("required_documents", "required_document"),
+        ("contacts", "contact"),
+        ("attributes", "attribute"),
+        ("metadata", "metadata"),
+    ],
+    detached: &["organization", "service_at_locations", "distance"],
+};
+
+const ORGANIZATION: Shape = Shape {
+    kind: "organization",
+    children: &[
+        ("funding", "funding"),
+        ("contacts", "contact"),
+        ("phones", "phone"),
+        ("programs", "program"),
+        ("organization_identifiers", "organization_identifier"),
+        ("attributes", "attribute"),
+        ("metadata", "metadata"),
+    ],
+    detached: &["locations", "services"],
+};
+
+const LOCATION: Shape = Shape {
+    kind: "location",
+    children: &[
+        ("languages", "language"),
+        ("addresses", "address"),
+        ("contacts", "contact"),
+        ("accessibility", "accessibility"),
+        ("phones", "phone"),
+        ("schedules", "schedule"),
+        ("attributes", "attribute"),
+        ("metadata", "metadata"),
+    ],
+    detached: &[],
+};
+
+const SERVICE_AT_LOCATION: Shape = Shape {
+    kind: "service_at_location",
+    children: &[
+        ("contacts", "contact"),
+        ("phones", "phone"),
+        ("schedules", "schedule"),
+        ("attributes", "attribute"),
+        ("metadata", "metadata"),
+    ],
+    detached: &["location", "service", "distance"],
+};
+
+/// An entity's own fields and its owned children, ready to store.
+struct Parts {
+    doc: String,
+    children: Vec<(&'static str, Vec<Value>)>,
+    hash: String,
+}
+
+fn split(value: Value, shape: &Shape) -> Parts {
+    let mut map = match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    for key in shape.detached {
+        map.remove(*key);
+    }
+    let children = shape
+        .children
+        .iter()
+        .map(|(key, table)| {
+            let items = match map.remove(*key) {
+                Some(Value::Array(items)) => items,
+                _ => vec![],
+            };
+            (*table, items)
+        })
+        .collect::<Vec<_>>();
+    let doc = Value::Object(map).to_string();
+    let mut hasher = Sha256::new();
+    hasher.update(doc.as_bytes());
+    for (table, items) in &children {
+        hasher.update(table.as_bytes());
+        for item in items {
+            hasher.update(item.to_string().as_bytes());
+        }
+    }
+    Parts {
+        doc,
+        children,
+        hash: hex(&hasher.finalize()),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hash_of(value: &impl serde::Serialize) -> String {
+    let json = serde_json::to_string(value).expect("HSDS objects serialise");
+    hex(&Sha256::digest(json.as_bytes()))
+}
+
+fn now() -> String {
+    stored_timestamp(Utc::now())
+}
+
+#[derive(QueryableByName)]
+struct HashRow {
+    #[diesel(sql_type = Text)]
+    content_hash: String,
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+#[derive(QueryableByName)]
+struct DocRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    doc: String,
+}
+
+#[derive(QueryableByName)]
+struct SalRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    service_id: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    location_id: Option<String>,
+    #[diesel(sql_type = Text)]
+    doc: String,
+}
+
+#[derive(QueryableByName)]
+struct ChildRow {
+    #[diesel(sql_type = Text)]
+    k: String,
+    #[diesel(sql_type = Text)]
+    owner_id: String,
+    #[diesel(sql_type = BigInt)]
+    position: i64,
+    #[diesel(sql_type = Text)]
+    doc: String,
+}
+
+fn stored_hash(conn: &mut DbConnection, table: &str, id: &str) -> anyhow::Result<Option<String>> {
+    let mut q = Sql::new(&format!("SELECT content_hash FROM {table} WHERE id = "));
+    q.bind(id);
+    Ok(q.load::<HashRow>(conn)?.pop().map(|r| r.content_hash))
+}
+
+fn ids_where(conn: &mut DbConnection, sql: &str, id: &str) -> anyhow::Result<Vec<String>> {
+    let mut q = Sql::new(sql);
+    q.bind(id);
+    Ok(q.load::<IdRow>(conn)?.into_iter().map(|r| r.id).collect())
+}
+
+/// Replaces the owned children of one entity.
+fn write_children(
+    conn: &mut DbConnection,
+    kind: &str,
+    owner_id: &str,
+    children: &[(&'static str, Vec<Value>)],
+) -> anyhow::Result<()> {
+    for (table, items) in children {
+        let mut del = Sql::new(&format!("DELETE FROM {table} WHERE owner_kind = "));
+        del.bind(kind).push(" AND owner_id = ").bind(owner_id);
+        del.execute(conn)?;
+        if items.is_empty() {
+            continue;
+        }
+        let attribute = *table == "attribute";
+        let mut ins = Sql::new(&format!(
+            "INSERT INTO {table} (owner_kind, owner_id, position, id, doc{}) VALUES ",
+            if attribute { ", taxonomy_term_id" } else { "" }
+        ));
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                ins.push(", ");
+            }
+            let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+            ins.push("(")
+                .bind(kind)
+                .push(", ")
+                .bind(owner_id)
+                .push(", ")
+                .bind(i as i64)
+                .push(", ")
+                .bind(id)
+                .push(", ")
+                .bind(item.to_string());
+            if attribute {
+                let term = item
+                    .get("taxonomy_term_id")
+                    .or_else(|| item.get("taxonomy_term").and_then(|t| t.get("id")))
+                    .and_then(Value::as_str)
+                    .map(str::to_ascii_lowercase);
+                ins.push(", ").bind(term);
+            }
+            ins.push(")");
+        }
+        ins.execute(conn)?;
+    }
+    Ok(())
+}
+
+fn delete_children(
+    conn: &mut DbConnection,
+    shape: &Shape,
+    owner_ids: &[String],
+) -> anyhow::Result<()> {
+    if owner_ids.is_empty() {
+        return Ok(());
+    }
+    for (_, table) in shape.children {
+        let mut del = Sql::new(&format!("DELETE FROM {table} WHERE owner_kind = "));
+        del.bind(shape.kind)
+            .push(" AND owner_id IN ")
+            .bind_list(owner_ids);
+        del.execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The owned children of many entities of one shape, in one query.
+fn read_children(
+    conn: &mut DbConnection,
+    shape: &Shape,
+    owner_ids: &[String],
+) -> anyhow::Result<HashMap<String, Vec<(String, Value)>>> {
+    let mut out: HashMap<String, Vec<(String, Value)>> = HashMap::new();
+    if owner_ids.is_empty() {
+        return Ok(out);
+    }
+    let mut q = Sql::default();
+    for (i, (key, table)) in shape.children.iter().enumerate() {
+        if i > 0 {
+            q.push(" UNION ALL ");
+        }
+        q.push(&format!(
+            "SELECT '{key}' AS k, owner_id, position, doc FROM {table} WHERE owner_kind = "
+        ))
+        .bind(shape.kind)
+        .push(" AND owner_id IN ")
+        .bind_list(owner_ids);
+    }
+    let mut rows = q.load::<ChildRow>(conn)?;
+    rows.sort_by(|a, b| (&a.owner_id, &a.k, a.position).cmp(&(&b.owner_id, &b.k, b.position)));
+    for row in rows {
+        let value: Value = serde_json::from_str(&row.doc).context("stored child JSON")?;
+        out.entry(row.owner_id).or_default().push((row.k, value));
+    }
+    Ok(out)
+}
+
+/// Puts an entity's doc and its children back into one JSON object.
+fn assemble(
+    doc: &str,
+    children: Option<&Vec<(String, Value)>>,
+) -> anyhow::Result<Map<String, Value>> {
+    let mut map: Map<String, Value> = serde_json::from_str(doc).context("stored JSON")?;
+    for (key, value) in children.into_iter().flatten() {
+        match map
+            .entry(key.clone())
+            .or_insert_with(|| Value::Array(vec![]))
+        {
+            Value::Array(items) => items.push(value.clone()),
+            other => *other = Value::Array(vec![value.clone()]),
+        }
+    }
+    Ok(map)
+}
+
+/// Whether a write created, changed or left alone what was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Stores an organisation's own fields and children; nested `locations` are stored as
+/// locations. Returns whether anything changed.
+fn put_organization(conn: &mut DbConnection, org: &Organization) -> anyhow::Result<Written> {
+    for location in &org.locations {
+        put_location(conn, location, Some(&org.id))?;
+    }
+    let parts = split(serde_json::to_value(org)?, &ORGANIZATION);
+    let before = stored_hash(conn, "organization", &org.id)?;
+    if before.as_deref() == Some(parts.hash.as_str()) {
+        return Ok(Written::Unchanged);
+    }
+    let mut q =
+        Sql::new("INSERT INTO organization (id, name, doc, content_hash, updated_at) VALUES (");
+    q.bind(&org.id)
+        .push(", ")
+        .bind(&org.name)
+        .push(", ")
+        .bind(&parts.doc)
+        .push(", ")
+        .bind(&parts.hash)
+        .push(", ")
+        .bind(now())
+        .push(
+            ") ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc, \
+             content_hash = excluded.content_hash, updated_at = excluded.updated_at",
+        );
+    q.execute(conn)?;
+    write_children(conn, ORGANIZATION.kind, &org.id, &parts.children)?;
+    Ok(if before.is_some() {
+        Written::Updated
+    } else {
+        Written::Created
+    })
+}
+
+fn put_location(
+    conn: &mut DbConnection,
+    location: &Location,
+    organization_id: Option<&str>,
+) -> anyhow::Result<Written> {
+    let parts = split(serde_json::to_value(location)?, &LOCATION);
+    let before = stored_hash(conn, "location", &location.id)?;
+    if before.as_deref() == Some(parts.hash.as_str()) {
+        return Ok(Written::Unchanged);
+    }
+    let zone = location
+        .latitude
+        .zip(location.longitude)
+        .and_then(|(lat, lon)| place::time_zone(lat, lon));
+    let mut q = Sql::new(
+        "INSERT INTO location (id, organization_id, latitude, longitude, time_zone, doc, content_hash, updated_at) VALUES (",
+    );
+    q.bind(&location.id)
+        .push(", ")
+        .bind(location.organization_id.as_deref().or(organization_id))
+        .push(", ")
+        .bind(location.latitude)
+        .push(", ")
+        .bind(location.longitude)
+        .push(", ")
+        .bind(zone)
+        .push(", ")
+        .bind(&parts.doc)
+        .push(", ")
+        .bind(&parts.hash)
+        .push(", ")
+        .bind(now())
+        .push(
+            ") ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
+             latitude = excluded.latitude, longitude = excluded.longitude, \
+             time_zone = excluded.time_zone, doc = excluded.doc, \
+             content_hash = excluded.content_hash, updated_at = excluded.updated_at",
+        );
+    q.execute(conn)?;
+    write_children(conn, LOCATION.kind, &location.id, &parts.children)?;
+    Ok(if before.is_some() {
+        Written::Updated
+    } else {
+        Written::Created
+    })
+}
+
+/// Keeps the taxonomy terms (and taxonomies) that attributes bring, except Haven's own, whose
+/// definitions are fixed.
+fn put_terms(conn: &mut DbConnection, attributes: &[&Attribute]) -> anyhow::Result<()> {
+    for a in attributes {
+        let Some(term) = &a.taxonomy_term else {
+            continue;
+        };
+        if VOCABULARIES.term_by_id(&term.id).is_some()
+            || term
+                .taxonomy
+                .as_deref()
+                .is_some_and(|t| VOCABULARIES.by_taxonomy(t).is_some())
+        {
+            continue;
+        }
+        if let Some(taxonomy) = &term.taxonomy_detail {
+            let mut q = Sql::new("INSERT INTO taxonomy (id, name, doc) VALUES (");
+            q.bind(&taxonomy.id)
+                .push(", ")
+                .bind(&taxonomy.name)
+                .push(", ")
+                .bind(serde_json::to_string(taxonomy)?)
+                .push(") ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc");
+            q.execute(conn)?;
+        }
+        let mut stored = term.clone();
+        stored.taxonomy_detail = None;
+        let taxonomy_id = term
+            .taxonomy_id
+            .clone()
+            .or_else(|| term.taxonomy_detail.as_ref().map(|t| t.id.clone()));
+        let mut q = Sql::new(
+            "INSERT INTO taxonomy_term (id, code, name, parent_id, taxonomy, taxonomy_id, doc) VALUES (",
+        );
+        q.bind(&term.id)
+            .push(", ")
+            .bind(term.code.as_deref())
+            .push(", ")
+            .bind(&term.name)
+            .push(", ")
+            .bind(term.parent_id.as_deref())
+            .push(", ")
+            .bind(term.taxonomy.as_deref())
+            .push(", ")
+            .bind(taxonomy_id)
+            .push(", ")
+            .bind(serde_json::to_string(&stored)?)
+            .push(
+                ") ON CONFLICT (id) DO UPDATE SET code = excluded.code, name = excluded.name, \
+                 parent_id = excluded.parent_id, taxonomy = excluded.taxonomy, \
+                 taxonomy_id = excluded.taxonomy_id, doc = excluded.doc",
+            );
+        q.execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Stores a fully nested service (upsert by id) in one transaction: its organisation, its
+/// locations, the service itself and its service_at_locations, then the search index of every
+/// service whose answers the write changed.
+pub fn put_service(conn: &mut DbConnection, service: &Service) -> anyhow::Result<Written> {
+    conn.transaction(|conn| {
+        let hash = hash_of(service);
+        let before = stored_hash(conn, "service", &service.id)?;
+        if before.as_deref() == Some(hash.as_str()) {
+            return Ok(Written::Unchanged);
+        }
+        let mut affected: BTreeSet<String> = BTreeSet::new();
+        affected.insert(service.id.clone());
+        if let Some(org) = &service.organization {
+            if put_organization(conn, org)? == Written::Updated {
+                affected.extend(ids_where(
+                    conn,
+                    "SELECT id FROM service WHERE organization_id = ",
+                    &org.id,
+                )?);
+            }
+        }
+        for sal in &service.service_at_locations {
+            if let Some(location) = &sal.location {
+                let org = service.organization_id.as_deref();
+                if put_location(conn, location, org)? == Written::Updated {
+                    affected.extend(ids_where(
+                        conn,
+                        "SELECT service_id AS id FROM service_at_location WHERE location_id = ",
+                        &location.id,
+                    )?);
+                }
+            }
+        }
+        let mut attributes: Vec<&Attribute> = service.attributes.iter().collect();
+        for sal in &service.service_at_locations {
+            attributes.extend(sal.attributes.iter());
+            if let Some(l) = &sal.location {
+                attributes.extend(l.attributes.iter());
+            }
+        }
+        put_terms(conn, &attributes)?;
+
+        let parts = split(serde_json::to_value(service)?, &SERVICE);
+        let organization_id = service
+            .organization_id
+            .clone()
+            .or_else(|| service.organization.as_ref().map(|o| o.id.clone()));
+        let mut q = Sql::new(
+            "INSERT INTO service (id, organization_id, name, status, doc, content_hash, updated_at) VALUES (",
+        );
+        q.bind(&service.id)
+            .push(", ")
+            .bind(organization_id)
+            .push(", ")
+            .bind(&service.name)
+            .push(", ")
+            .bind(&service.status)
+            .push(", ")
+            .bind(&parts.doc)
+            .push(", ")
+            .bind(&hash)
+            .push(", ")
+            .bind(now())
+            .push(
+                ") ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
+                 name = excluded.name, status = excluded.status, doc = excluded.doc, \
+                 content_hash = excluded.content_hash, updated_at = excluded.updated_at",
+            );
+        q.execute(conn)?;
+        write_children(conn, SERVICE.kind, &service.id, &parts.children)?;
+
+        let old_sals = ids_where(
+            conn,
+            "SELECT id FROM service_at_location WHERE service_id = ",
+            &service.id,
+        )?;
+        delete_children(conn, &SERVICE_AT_LOCATION, &old_sals)?;
+        let mut del = Sql::new("DELETE FROM service_at_location WHERE service_id = ");
+        del.bind(&service.id);
+        del.execute(conn)?;
+        for (position, sal) in service.service_at_locations.iter().enumerate() {
+            put_service_at_location(conn, &service.id, position, sal)?;
+        }
+        let stamp = now();
+        for id in &affected {
+            reindex(conn, id, &stamp)?;
+        }
+        Ok(if before.is_some() {
+            Written::Updated
+        } else {
+            Written::Created
+        })
+    })
+}
+
+fn put_service_at_location(
+    conn: &mut DbConnection,
+    service_id: &str,
+    position: usize,
+    sal: &ServiceAtLocation,
+) -> anyhow::Result<()> {
+    let parts = split(serde_json::to_value(sal)?, &SERVICE_AT_LOCATION);
+    let location_id = sal
+        .location_id
+        .clone()
+        .or_else(|| sal.location.as_ref().map(|l| l.id.clone()));
+    let mut q = Sql::new(
+        "INSERT INTO service_at_location (id, service_id, location_id, position, doc) VALUES (",
+    );
+    q.bind(&sal.id)
+        .push(", ")
+        .bind(service_id)
+        .push(", ")
+        .bind(location_id)
+        .push(", ")
+        .bind(position as i64)
+        .push(", ")
+        .bind(&parts.doc)
+        .push(
+            ") ON CONFLICT (id) DO UPDATE SET service_id = excluded.service_id, \
+             location_id = excluded.location_id, position = excluded.position, doc = excluded.doc",
+        );
+    q.execute(conn)?;
+    write_children(conn, SERVICE_AT_LOCATION.kind, &sal.id, &parts.children)?;
+    Ok(())
+}
+
+/// Rebuilds the search rows and text of one service from what is stored; `stamp` is the time of
+/// the change, which `modified_after` sees.
+fn reindex(conn: &mut DbConnection, service_id: &str, stamp: &str) -> anyhow::Result<()> {
+    let Some(service) = services(conn, &[service_id.to_string()])?.pop() else {
+        return Ok(());
+    };
+    let zones = location_zones(conn, &service)?;
+    let entries = index::entries(&service, |l| zones.get(&l.id).cloned().flatten());
+    let mut del = Sql::new("DELETE FROM search_entry WHERE service_id = ");
+    del.bind(service_id);
+    del.execute(conn)?;
+    for e in entries {
+        let mut q = Sql::new(
+            "INSERT INTO search_entry (service_id, service_at_location_id, location_id, \
+             organization_id, name, status, latitude, longitude, time_zone, service_types, cost, \
+             accessibility, delivery, low_barrier, population, languages, postcodes, min_fee, \
+             minimum_age, maximum_age, hours, updated_at) VALUES (",
+        );
+        q.bind(e.service_id)
+            .push(", ")
+            .bind(e.service_at_location_id)
+            .push(", ")
+            .bind(e.location_id)
+            .push(", ")
+            .bind(e.organization_id)
+            .push(", ")
+            .bind(e.name)
+            .push(", ")
+            .bind(e.status)
+            .push(", ")
+            .bind(e.latitude)
+            .push(", ")
+            .bind(e.longitude)
+            .push(", ")
+            .bind(e.time_zone)
+            .push(", ")
+            .bind(e.service_types)
+            .push(", ")
+            .bind(e.cost)
+            .push(", ")
+            .bind(e.accessibility)
+            .push(", ")
+            .bind(e.delivery)
+            .push(", ")
+            .bind(e.low_barrier)
+            .push(", ")
+            .bind(e.population)
+            .push(", ")
+            .bind(e.languages)
+            .push(", ")
+            .bind(e.postcodes)
+            .push(", ")
+            .bind(e.min_fee)
+            .push(", ")
+            .bind(e.minimum_age)
+            .push(", ")
+            .bind(e.maximum_age)
+            .push(", ")
+            .bind(e.hours)
+            .push(", ")
+            .bind(stamp)
+            .push(")");
+        q.execute(conn)?;
+    }
+    let mut del = Sql::new("DELETE FROM service_text WHERE service_id = ");
+    del.bind(service_id);
+    del.execute(conn)?;
+    let mut ins = Sql::new("INSERT INTO service_text (service_id, body) VALUES (");
+    ins.bind(service_id)
+        .push(", ")
+        .bind(index::text(&service))
+        .push(")");
+    ins.execute(conn)?;
+    let mut touch = Sql::new("UPDATE service SET updated_at = ");
+    touch.bind(stamp).push(" WHERE id = ").bind(service_id);
+    touch.execute(conn)?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct ZoneRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    time_zone: Option<String>,
+}
+
+fn location_zones(
+    conn: &mut DbConnection,
+    service: &Service,
+) -> anyhow::Result<HashMap<String, Option<String>>> {
+    let ids: Vec<String> = service
+        .service_at_locations
+        .iter()
+        .filter_map(|s| s.location.as_ref().map(|l| l.id.clone()))
+        .collect();
+    let mut q = Sql::new("SELECT id, time_zone FROM location WHERE id IN ");
+    q.bind_list(&ids);
+    Ok(q.load::<ZoneRow>(conn)?
+        .into_iter()
+        .map(|r| (r.id, r.time_zone))
+        .collect())
+}
+
+/// Deletes a service and everything that only it owns.
+pub fn delete_service(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
+    conn.transaction(|conn| {
+        let sals = ids_where(
+            conn,
+            "SELECT id FROM service_at_location WHERE service_id = ",
+            id,
+        )?;
+        delete_children(conn, &SERVICE_AT_LOCATION, &sals)?;
+        delete_children(conn, &SERVICE, &[id.to_string()])?;
+        for sql in [
+            "DELETE FROM search_entry WHERE service_id = ",
+            "DELETE FROM service_text WHERE service_id = ",
+            "DELETE FROM service_at_location WHERE service_id = ",
+        ] {
+            let mut q = Sql::new(sql);
+            q.bind(id);
+            q.execute(conn)?;
+        }
+        let mut q = Sql::new("DELETE FROM service WHERE id = ");
+        q.bind(id);
+        Ok(q.execute(conn)? > 0)
+    })
+}
+
+fn docs(conn: &mut DbConnection, table: &str, ids: &[String]) -> anyhow::Result<Vec<DocRow>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut q = Sql::new(&format!("SELECT id, doc FROM {table} WHERE id IN "));
+    q.bind_list(ids);
+    Ok(q.load::<DocRow>(conn)?)
+}
+
+fn from_map<T: serde::de::DeserializeOwned>(map: Map<String, Value>) -> anyhow::Result<T> {
+    serde_json::from_value(Value::Object(map)).context("stored object no longer reads as HSDS")
+}
+
+/// Organisations by id, with their owned children (not their services or locations).
+pub fn organizations(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> anyhow::Result<HashMap<String, Organization>> {
+    let rows = docs(conn, "organization", ids)?;
+    let children = read_children(conn, &ORGANIZATION, ids)?;
+    rows.into_iter()
+        .map(|r| {
+            let map = assemble(&r.doc, children.get(&r.id))?;
+            Ok((r.id, from_map(map)?))
+        })
+        .collect()
+}
+
+/// Locations by id, with their owned children.
+pub fn locations(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> anyhow::Result<HashMap<String, Location>> {
+    let rows = docs(conn, "location", ids)?;
+    let children = read_children(conn, &LOCATION, ids)?;
+    rows.into_iter()
+        .map(|r| {
+            let map = assemble(&r.doc, children.get(&r.id))?;
+            Ok((r.id, from_map(map)?))
+        })
+        .collect()
+}
+
+/// Locations of an organisation.
+pub fn organization_locations(
+    conn: &mut DbConnection,
+    organization_id: &str,
+) -> anyhow::Result<Vec<Location>> {
+    let ids = ids_where(
+        conn,
+        "SELECT id FROM location WHERE organization_id = ",
+        organization_id,
+    )?;
+    let mut found = locations(conn, &ids)?;
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
+/// Service-at-locations by id (or by service), each with its location nested.
+fn service_at_locations(
+    conn: &mut DbConnection,
+    rows: Vec<SalRow>,
+) -> anyhow::Result<Vec<(String, ServiceAtLocation)>> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let children = read_children(conn, &SERVICE_AT_LOCATION, &ids)?;
+    let location_ids: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.location_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let locs = locations(conn, &location_ids)?;
+    rows.into_iter()
+        .map(|r| {
+            let mut sal: ServiceAtLocation = from_map(assemble(&r.doc, children.get(&r.id))?)?;
+            sal.location = r.location_id.as_ref().and_then(|l| locs.get(l).cloned());
+            Ok((r.service_id, sal))
+        })
+        .collect()
+}
+
+/// Fully nested services, in the order of `ids`; unknown ids are skipped.
+pub fn services(conn: &mut DbConnection, ids: &[String]) -> anyhow::Result<Vec<Service>> {
+    let rows = docs(conn, "service", ids)?;
+    let children = read_children(conn, &SERVICE, ids)?;
+    let mut maps: HashMap<String, Map<String, Value>> = HashMap::new();
+    for r in rows {
+        let map = assemble(&r.doc, children.get(&r.id))?;
+        maps.insert(r.id, map);
+    }
+    let org_ids: Vec<String> = maps
+        .values()
+        .filter_map(|m| {
+            m.get("organization_id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let orgs = organizations(conn, &org_ids)?;
+    let mut q = Sql::new(
+        "SELECT id, service_id, location_id, doc FROM service_at_location WHERE service_id IN ",
+    );
+    q.bind_list(ids).push(" ORDER BY service_id, position");
+    let sal_rows = q.load::<SalRow>(conn)?;
+    let mut sals: HashMap<String, Vec<ServiceAtLocation>> = HashMap::new();
+    for (service_id, sal) in service_at_locations(conn, sal_rows)? {
+        sals.entry(service_id).or_default().push(sal);
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(map) = maps.remove(id) else { continue };
+        let mut service: Service = from_map(map)?;
+        if let Some(org_id) = &service.organization_id {
+            service.organization = orgs.get(org_id).cloned().map(Box::new);
+        }
+        service.service_at_locations = sals.remove(id).unwrap_or_default();
+        out.push(service);
+    }
+    Ok(out)
+}
+
+/// Service-at-locations by id, in the order of `ids`, each with its location and its
+/// (fully nested) service.
+pub fn service_at_locations_by_id(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> anyhow::Result<Vec<ServiceAtLocation>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut q =
+        Sql::new("SELECT id, service_id, location_id, doc FROM service_at_location WHERE id IN ");
+    q.bind_list(ids);
+    let rows = q.load::<SalRow>(conn)?;
+    let service_ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.service_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let full: HashMap<String, Service> = services(conn, &service_ids)?
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    let mut found: HashMap<String, ServiceAtLocation> = HashMap::new();
+    for (service_id, mut sal) in service_at_locations(conn, rows)? {
+        sal.service_id = Some(service_id.clone());
+        sal.service = full.get(&service_id).cloned().map(Box::new);
+        found.insert(sal.id.clone(), sal);
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
+/// Whether the database holds no services yet.
+pub fn is_empty(conn: &mut DbConnection) -> anyhow::Result<bool> {
+    Ok(Sql::new("SELECT id FROM service LIMIT 1")
+        .load::<IdRow>(conn)?
+        .is_empty())
+}
+
+/// Every service id, in id order, after `after`, at most `limit`: for export in batches.
+pub fn service_ids_after(
+    conn: &mut DbConnection,
+    after: Option<&str>,
+    limit: i64,
+) -> anyhow::Result<Vec<String>> {
+    let mut q = Sql::new("SELECT id FROM service");
+    if let Some(after) = after {
+        q.push(" WHERE id > ").bind(after);
+    }
+    q.push(" ORDER BY id LIMIT ").bind(limit);
+    Ok(q.load::<IdRow>(conn)?.into_iter().map(|r| r.id).collect())
+}
+
+/// The backend, for the few queries that differ.
+pub fn backend(conn: &DbConnection) -> Backend {
+    Backend::of(conn)
+}
+
+/// A page of rows of a table with a `name` column and a `doc`, ordered by name: organisations,
+/// taxonomies, taxonomy terms. `filter` appends conditions after `WHERE 1 = 1`.
+pub fn named_page(
+    conn: &mut DbConnection,
+    table: &str,
+    filter: impl Fn(&mut Sql),
+    window: Option<(i64, i64)>,
+) -> anyhow::Result<(Vec<(String, String)>, i64)> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut count = Sql::new(&format!("SELECT COUNT(*) AS n FROM {table} WHERE 1 = 1"));
+    filter(&mut count);
+    let total = count.load::<Count>(conn)?.pop().map_or(0, |c| c.n);
+    let mut q = Sql::new(&format!("SELECT id, doc FROM {table} WHERE 1 = 1"));
+    filter(&mut q);
+    q.push(" ORDER BY name, id");
+    if let Some((page, per_page)) = window {
+        q.push(" LIMIT ")
+            .bind(per_page)
+            .push(" OFFSET ")
+            .bind((page - 1) * per_page);
+    }
+    let rows = q.load::<DocRow>(conn)?;
+    Ok((rows.into_iter().map(|r| (r.id, r.doc)).collect(), total))
+}
+
+/// Appends a case-insensitive "every word appears in name or description" condition.
+pub fn words_condition(q: &mut Sql, words: &[String]) {
+    for w in words {
+        let pattern = format!("%{w}%");
+        q.push(" AND (LOWER(name) LIKE ")
+            .bind(pattern.clone())
+            .push(" OR LOWER(doc) LIKE ")
+            .bind(pattern)
+            .push(")");
+    }
+}
+
+/// Ids of an organisation's services, by name.
+pub fn organization_service_ids(
+    conn: &mut DbConnection,
+    organization_id: &str,
+) -> anyhow::Result<Vec<String>> {
+    let mut q = Sql::new("SELECT id FROM service WHERE organization_id = ");
+    q.bind(organization_id).push(" ORDER BY name, id");
+    Ok(q.load::<IdRow>(conn)?.into_iter().map(|r| r.id).collect())
+}

@@ -1,0 +1,192 @@
+//! Storage: one diesel code path over SQLite (the embedded default) and PostgreSQL.
+//!
+//! The backend is picked from the URL scheme. Migrations for both live in `migrations/`, are
+//! embedded in the binary, and run at start and on `haven migrate`.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub mod sql;
+
+pub use sql::Sql;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> anyhow::Result<Backend> {
+        if url.starts_with("sqlite://") || url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(anyhow!(
+                "must start with sqlite:// or postgres://, got {:?}",
+                url.split(':').next().unwrap_or_default()
+            ))
+        }
+    }
+
+    pub fn of(conn: &DbConnection) -> Backend {
+        match conn {
+            DbConnection::Postgres(_) => Backend::Postgres,
+            DbConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// The path SQLite opens for a `sqlite://PATH` URL (`sqlite://haven.db` is `./haven.db`,
+/// `sqlite:///var/lib/haven.db` is absolute).
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+/// Opens connections for the pool, with the settings each backend needs.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: String,
+    backend: Backend,
+}
+
+impl Manager {
+    pub fn new(url: &str) -> anyhow::Result<Self> {
+        Ok(Manager {
+            url: url.to_string(),
+            backend: Backend::of_url(url)?,
+        })
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectionError> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(sqlite_path(&self.url))?;
+                // WAL lets readers run beside the one writer; a commit is durable once it
+                // returns (synchronous=FULL), so an acknowledged write survives a crash.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            Backend::Postgres => Ok(DbConnection::Postgres(PgConnection::establish(&self.url)?)),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// A pool over `url`. Fails when the database cannot be reached.
+pub fn pool(url: &str, size: u32) -> anyhow::Result<Pool> {
+    let manager = Manager::new(url)?;
+    // SQLite serialises writers anyway; a few connections are enough for concurrent reads.
+    let size = if manager.backend == Backend::Sqlite {
+        size.clamp(1, 8)
+    } else {
+        size
+    };
+    r2d2::Pool::builder()
+        .max_size(size)
+        .connection_timeout(Duration::from_secs(10))
+        .build(manager)
+        .with_context(|| format!("cannot open the database at {}", redact(url)))
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Applies pending migrations. On PostgreSQL an advisory lock keeps several instances that
+/// start together from migrating at once.
+pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<()> {
+    match conn {
+        DbConnection::Sqlite(c) => {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| anyhow!("migration failed: {e}"))?;
+        }
+        DbConnection::Postgres(c) => {
+            c.batch_execute("SELECT pg_advisory_lock(72436)")?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|_| ())
+                .map_err(|e| anyhow!("migration failed: {e}"));
+            c.batch_execute("SELECT pg_advisory_unlock(72436)")?;
+            result?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend() {
+        assert_eq!(
+            Backend::of_url("sqlite://haven.db").unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(
+            Backend::of_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(Backend::of_url("mysql://x").is_err());
+        assert_eq!(sqlite_path("sqlite://haven.db"), "haven.db");
+        assert_eq!(sqlite_path("sqlite:///var/lib/h.db"), "/var/lib/h.db");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://haven:secret@db:5432/haven"),
+            "postgres://haven:***@db:5432/haven"
+        );
+        assert_eq!(redact("sqlite://haven.db"), "sqlite://haven.db");
+    }
+}

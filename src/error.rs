@@ -1,0 +1,146 @@
+//! One error type for the whole API, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Handlers return `Result<_, ApiError>`. Anything unexpected becomes a logged 500 with a
+//! generic message: internal error text never reaches a client.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One invalid field or parameter, named the way the caller spelled it
+/// (`lat`, `cost`, `service_at_locations[0].location.latitude`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid request: {}", summary(.0))]
+    Invalid(Vec<FieldError>),
+    #[error("not found")]
+    NotFound,
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(#[from] anyhow::Error),
+}
+
+fn summary(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ApiError {
+    /// A 400 naming one field or parameter.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Invalid(vec![FieldError::new(field, message)])
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let (kind, title, detail, errors) = match self {
+            ApiError::Invalid(errors) => (
+                "https://haven.example/problems/invalid-request",
+                "Invalid request",
+                summary(errors),
+                errors.clone(),
+            ),
+            ApiError::NotFound => (
+                "https://haven.example/problems/not-found",
+                "Not found",
+                "No record with that id is visible to you.".to_string(),
+                vec![],
+            ),
+            ApiError::Unavailable(_) => (
+                "https://haven.example/problems/unavailable",
+                "Service unavailable",
+                "The database is not reachable; try again shortly.".to_string(),
+                vec![],
+            ),
+            ApiError::Internal(_) => (
+                "https://haven.example/problems/internal",
+                "Internal error",
+                "Something went wrong on our side; it has been logged.".to_string(),
+                vec![],
+            ),
+        };
+        Problem {
+            kind: kind.to_string(),
+            title: title.to_string(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(e) = self {
+            tracing::error!(error = %e, "internal error");
+        }
+        if let ApiError::Unavailable(e) = self {
+            tracing::warn!(error = %e, "database unavailable");
+        }
+        HttpResponse::build(self.status_code())
+            .content_type("application/problem+json")
+            .json(self.problem())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<r2d2::Error> for ApiError {
+    fn from(e: r2d2::Error) -> Self {
+        ApiError::Unavailable(e.to_string())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal(anyhow::anyhow!("blocking task failed: {e}"))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

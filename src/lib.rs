@@ -1,0 +1,15 @@
+//! Haven: a harm-reduction and mental-health service directory speaking Open Referral HSDS 3.0.
+//!
+//! The library builds the HTTP application from an [`state::AppState`], so the binary and the
+//! tests run the same thing.
+
+pub mod catalog;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod hsds;
+pub mod openapi;
+pub mod search;
+pub mod server;
+pub mod state;
+pub mod vocab;

@@ -1,0 +1,165 @@
+//! The `haven` command line: serve (the default), migrate, import, export, openapi,
+//! healthcheck.
+
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use haven::catalog::import;
+use haven::config::Config;
+use haven::server;
+
+#[derive(Parser)]
+#[command(
+    name = "haven",
+    version,
+    about = "Haven: a harm-reduction service directory speaking HSDS 3.0"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API (the default).
+    Serve,
+    /// Apply database migrations and write Haven's vocabularies.
+    Migrate,
+    /// Load HSDS 3.0 services (a JSON array or ndjson of fully nested services), upserting by id.
+    Import {
+        /// The file to read; `-` reads standard input.
+        file: PathBuf,
+    },
+    /// Write every service as ndjson to standard output.
+    Export,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Exit 0 when the server at HAVEN_ADDR answers /readyz (for container health checks).
+    Healthcheck,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HAVEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("HAVEN_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli.command.unwrap_or(Command::Serve)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("haven: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    if let Command::Openapi = command {
+        print!("{}", haven::openapi::pretty());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = Config::from_env()?;
+    match command {
+        Command::Serve => {
+            actix_web::rt::System::new().block_on(server::serve(config))?;
+        }
+        Command::Migrate => {
+            server::prepare(&config)?;
+            eprintln!("migrations applied");
+        }
+        Command::Import { file } => {
+            let pool = server::prepare(&config)?;
+            let mut conn = pool.get()?;
+            let input: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
+                Box::new(BufReader::new(std::io::stdin()))
+            } else {
+                let f = std::fs::File::open(&file)
+                    .with_context(|| format!("cannot open {}", file.display()))?;
+                Box::new(BufReader::new(f))
+            };
+            let tty = std::io::stderr().is_terminal();
+            let report = import::import(&mut conn, input, |r| {
+                if tty {
+                    eprint!("\r{} records read", r.seen());
+                }
+            })?;
+            if tty {
+                eprintln!();
+            }
+            for rejection in &report.rejected {
+                eprintln!("rejected {rejection}");
+            }
+            eprintln!(
+                "imported: {} created, {} updated, {} unchanged, {} rejected",
+                report.created,
+                report.updated,
+                report.unchanged,
+                report.rejected.len()
+            );
+            if !report.rejected.is_empty() {
+                return Ok(ExitCode::from(2));
+            }
+        }
+        Command::Export => {
+            let pool = server::prepare(&config)?;
+            let mut conn = pool.get()?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let n = import::export(&mut conn, &mut out)?;
+            out.flush()?;
+            eprintln!("exported {n} services");
+        }
+        Command::Healthcheck => {
+            let port = config.addr.port();
+            let host = if config.addr.ip().is_unspecified() {
+                "127.0.0.1".to_string()
+            } else {
+                config.addr.ip().to_string()
+            };
+            return Ok(if healthcheck(&host, port) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        Command::Openapi => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A plain HTTP/1.1 GET of /readyz: no client library needed in the runtime image.
+fn healthcheck(host: &str, port: u16) -> bool {
+    use std::io::Read;
+    use std::net::TcpStream;
+    use std::time::Duration;
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let Ok(mut stream) = TcpStream::connect(&addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
+}

@@ -1,0 +1,53 @@
+//! The OpenAPI document: generated from the handlers as they are registered, so the served
+//! spec and the routes cannot drift. `haven openapi` prints it; `openapi/openapi.json` is that
+//! output, committed, and a test fails when the two differ.
+
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::OpenApi;
+
+use crate::error::{FieldError, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Haven API",
+        description = "A directory of harm-reduction and mental-health services (needle exchange, \
+naloxone, drug checking, detox, medication for opioid use, counselling, support groups, crisis \
+lines, housing first) speaking Open Referral HSDS 3.0, with Haven's filters for what makes a \
+service reachable: cost, opening hours, low-barrier access, language and accessibility.\n\n\
+Public reads need no key. Errors are RFC 9457 `application/problem+json` naming each bad field.\n\n\
+HSDS is by Open Referral, CC BY-SA 4.0: \"Human Services Data Specification: an Open Referral \
+resource (https://openreferral.org/)\".",
+        license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
+        version = "0.1.0"
+    ),
+    servers((url = "/", description = "This server")),
+    tags(
+        (name = "catalogue", description = "The public HSDS 3.0 directory"),
+        (name = "meta", description = "About the API, health and readiness"),
+    ),
+    components(schemas(Problem, FieldError))
+)]
+pub struct ApiDoc;
+
+/// The base document, before the routes add their paths.
+pub fn base() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    // Public reads need no credentials; saying so explicitly keeps API linters content.
+    doc.security = Some(vec![SecurityRequirement::default()]);
+    doc
+}
+
+/// The complete document, as served at `/openapi.json`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    crate::server::routes_and_spec().1
+}
+
+/// The document as committed: pretty JSON with a final newline.
+pub fn pretty() -> String {
+    let mut text = document()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,7 @@
+//! Search: parameters, derived index rows, opening hours, distances and the query itself.
+
+pub mod filters;
+pub mod hours;
+pub mod index;
+pub mod place;
+pub mod query;

@@ -1,0 +1,310 @@
+//! Runs a search against `search_entry`.
+//!
+//! Everything expressible in SQL is filtered there, on both databases. Exact distance and
+//! opening hours need the location's geometry and time zone, so with a point or a time the
+//! database narrows the candidates (a bounding box, "has hours") and this module finishes the
+//! job: exact geodesic distance, schedule evaluation, nearest-first order, paging.
+
+use std::collections::HashMap;
+
+use chrono_tz::Tz;
+use diesel::sql_types::{BigInt, Double, Nullable, Text};
+use diesel::QueryableByName;
+
+use crate::db::{Backend, DbConnection, Sql};
+use crate::hsds::model::Schedule;
+use crate::search::filters::{Point, Search};
+use crate::search::hours::is_open;
+use crate::search::place::{bounds, distance};
+
+/// What is listed: services, or services at their locations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Service,
+    ServiceAtLocation,
+}
+
+/// One result: a service or a service_at_location id, with its distance when a point was given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub id: String,
+    pub distance: Option<f64>,
+}
+
+/// Which part of the results to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Page { page: i64, per_page: i64 },
+    All,
+}
+
+#[derive(QueryableByName)]
+struct Candidate {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Nullable<Double>)]
+    latitude: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    longitude: Option<f64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    time_zone: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    hours: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct Ranked {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The WHERE clause for everything SQL can decide.
+fn conditions(q: &mut Sql, s: &Search, unit: Unit, backend: Backend) {
+    q.push(" WHERE status IN ").bind_list(&s.statuses);
+    if unit == Unit::ServiceAtLocation {
+        q.push(" AND service_at_location_id IS NOT NULL");
+    }
+    for (column, mask, all) in [
+        ("service_types", s.service_types, false),
+        ("cost", s.cost, false),
+        ("accessibility", s.accessibility, true),
+        ("delivery", s.delivery, false),
+        ("low_barrier", s.low_barrier, true),
+        ("population", s.population, false),
+    ] {
+        if mask == 0 {
+            continue;
+        }
+        if all {
+            q.push(&format!(" AND ({column} & "))
+                .bind(mask)
+                .push(") = ")
+                .bind(mask);
+        } else {
+            q.push(&format!(" AND ({column} & "))
+                .bind(mask)
+                .push(") <> 0");
+        }
+    }
+    if !s.languages.is_empty() {
+        q.push(" AND (");
+        for (i, code) in s.languages.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            q.push("languages LIKE ").bind(format!("%,{code},%"));
+        }
+        q.push(")");
+    }
+    if let Some(fee) = s.max_fee {
+        q.push(" AND min_fee <= ").bind(fee);
+    }
+    if let Some(age) = s.age {
+        q.push(" AND (minimum_age IS NULL OR minimum_age <= ")
+            .bind(age)
+            .push(") AND (maximum_age IS NULL OR maximum_age >= ")
+            .bind(age)
+            .push(")");
+    }
+    if s.open_at.is_some() {
+        q.push(" AND hours IS NOT NULL");
+    }
+    if let Some(org) = &s.organization_id {
+        q.push(" AND organization_id = ").bind(org);
+    }
+    if let Some(postcode) = &s.postcode {
+        q.push(" AND postcodes LIKE ")
+            .bind(format!("%,{postcode},%"));
+    }
+    if let Some(term) = &s.taxonomy_term_id {
+        q.push(
+            " AND service_id IN (SELECT owner_id FROM attribute \
+             WHERE owner_kind = 'service' AND taxonomy_term_id = ",
+        )
+        .bind(term)
+        .push(")");
+    }
+    if let Some(taxonomy) = &s.taxonomy_id {
+        q.push(
+            " AND service_id IN (SELECT a.owner_id FROM attribute a \
+             JOIN taxonomy_term t ON t.id = a.taxonomy_term_id \
+             WHERE a.owner_kind = 'service' AND t.taxonomy_id = ",
+        )
+        .bind(taxonomy)
+        .push(")");
+    }
+    if let Some(after) = &s.modified_after {
+        q.push(" AND updated_at >= ").bind(after);
+    }
+    if !s.words.is_empty() {
+        match backend {
+            Backend::Sqlite => {
+                let expr: Vec<String> = s.words.iter().map(|w| format!("\"{w}\"*")).collect();
+                q.push(" AND service_id IN (SELECT service_id FROM service_text WHERE service_text MATCH ")
+                    .bind(expr.join(" "))
+                    .push(")");
+            }
+            Backend::Postgres => {
+                let expr: Vec<String> = s.words.iter().map(|w| format!("{w}:*")).collect();
+                q.push(
+                    " AND service_id IN (SELECT service_id FROM service_text \
+                     WHERE tsv @@ to_tsquery('simple', ",
+                )
+                .bind(expr.join(" & "))
+                .push("))");
+            }
+        }
+    }
+    if let Some(p) = s.point {
+        let b = bounds(p, s.radius);
+        q.push(" AND latitude BETWEEN ")
+            .bind(b.min_lat)
+            .push(" AND ")
+            .bind(b.max_lat);
+        match b.lon {
+            Some((lo, hi)) => {
+                q.push(" AND longitude BETWEEN ")
+                    .bind(lo)
+                    .push(" AND ")
+                    .bind(hi);
+            }
+            None => {
+                q.push(" AND longitude IS NOT NULL");
+            }
+        }
+    }
+}
+
+fn id_column(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Service => "service_id",
+        Unit::ServiceAtLocation => "service_at_location_id",
+    }
+}
+
+/// Runs the search; returns the hits of the window and the total number of matches.
+pub fn run(
+    conn: &mut DbConnection,
+    s: &Search,
+    unit: Unit,
+    window: Window,
+) -> anyhow::Result<(Vec<Hit>, i64)> {
+    let backend = Backend::of(conn);
+    if s.point.is_none() && s.open_at.is_none() {
+        return run_in_sql(conn, s, unit, window, backend);
+    }
+    let mut q = Sql::new(&format!(
+        "SELECT {} AS id, name, latitude, longitude, time_zone, hours FROM search_entry",
+        id_column(unit)
+    ));
+    conditions(&mut q, s, unit, backend);
+    let candidates = q.load::<Candidate>(conn)?;
+    let mut best: HashMap<String, (Option<f64>, String)> = HashMap::new();
+    let mut zones: HashMap<String, Option<Tz>> = HashMap::new();
+    for c in candidates {
+        let d = match (s.point, c.latitude.zip(c.longitude)) {
+            (Some(p), Some((lat, lon))) => {
+                let d = distance(p, Point { lat, lon });
+                if d > s.radius {
+                    continue;
+                }
+                Some(d)
+            }
+            (Some(_), None) => continue,
+            (None, _) => None,
+        };
+        if let Some(at) = s.open_at {
+            let zone = c.time_zone.as_deref().and_then(|z| {
+                *zones
+                    .entry(z.to_string())
+                    .or_insert_with(|| z.parse::<Tz>().ok())
+            });
+            let schedules: Vec<Schedule> = c
+                .hours
+                .as_deref()
+                .and_then(|h| serde_json::from_str(h).ok())
+                .unwrap_or_default();
+            if !is_open(&schedules, zone, at) {
+                continue;
+            }
+        }
+        // A service at several places is as near as its nearest matching one.
+        match best.get_mut(&c.id) {
+            Some(entry) => {
+                if let (Some(new), Some(old)) = (d, entry.0) {
+                    if new < old {
+                        entry.0 = Some(new);
+                    }
+                }
+            }
+            None => {
+                best.insert(c.id, (d, c.name));
+            }
+        }
+    }
+    let mut hits: Vec<(String, Option<f64>, String)> = best
+        .into_iter()
+        .map(|(id, (d, name))| (id, d, name))
+        .collect();
+    hits.sort_by(|a, b| {
+        a.1.partial_cmp(&b.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.2.cmp(&b.2))
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    let total = hits.len() as i64;
+    let selected: Vec<Hit> = match window {
+        Window::All => hits
+            .into_iter()
+            .map(|(id, distance, _)| Hit { id, distance })
+            .collect(),
+        Window::Page { page, per_page } => hits
+            .into_iter()
+            .skip(((page - 1) * per_page) as usize)
+            .take(per_page as usize)
+            .map(|(id, distance, _)| Hit { id, distance })
+            .collect(),
+    };
+    Ok((selected, total))
+}
+
+fn run_in_sql(
+    conn: &mut DbConnection,
+    s: &Search,
+    unit: Unit,
+    window: Window,
+    backend: Backend,
+) -> anyhow::Result<(Vec<Hit>, i64)> {
+    let id = id_column(unit);
+    let mut count = Sql::new(&format!(
+        "SELECT COUNT(DISTINCT {id}) AS n FROM search_entry"
+    ));
+    conditions(&mut count, s, unit, backend);
+    let total = count.load::<Count>(conn)?.pop().map_or(0, |c| c.n);
+    let mut q = Sql::new(&format!("SELECT {id} AS id FROM search_entry"));
+    conditions(&mut q, s, unit, backend);
+    q.push(&format!(" GROUP BY {id} ORDER BY MIN(name), {id}"));
+    if let Window::Page { page, per_page } = window {
+        q.push(" LIMIT ")
+            .bind(per_page)
+            .push(" OFFSET ")
+            .bind((page - 1) * per_page);
+    }
+    let hits = q
+        .load::<Ranked>(conn)?
+        .into_iter()
+        .map(|r| Hit {
+            id: r.id,
+            distance: None,
+        })
+        .collect();
+    Ok((hits, total))
+}

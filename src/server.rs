@@ -1,0 +1,150 @@
+//! The HTTP application and the `serve` command.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::catalog::{self, meta, organizations, service_at_locations, services, taxonomies};
+use crate::config::Config;
+use crate::db;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Registers every route and collects the OpenAPI document from the same registrations.
+pub fn routes_and_spec() -> (
+    App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    >,
+    utoipa::openapi::OpenApi,
+) {
+    App::new()
+        .into_utoipa_app()
+        .openapi(crate::openapi::base())
+        .service(meta::root)
+        .service(meta::profile)
+        .service(meta::healthz)
+        .service(meta::readyz)
+        .service(services::list)
+        .service(services::get)
+        .service(service_at_locations::list)
+        .service(service_at_locations::get)
+        .service(organizations::list)
+        .service(organizations::get)
+        .service(taxonomies::list_taxonomies)
+        .service(taxonomies::get_taxonomy)
+        .service(taxonomies::list_terms)
+        .service(taxonomies::get_term)
+        .split_for_parts()
+}
+
+/// Logs each request by method, route pattern, status and time. The pattern (`/services/{id}`),
+/// not the path, and never the query string: what people search for, and where, stays private.
+async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "(unmatched)".to_string());
+    let res = next.call(req).await?;
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status = res.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    Ok(res)
+}
+
+/// The whole application over `state`.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, spec) = routes_and_spec();
+    app.app_data(web::Data::new(state))
+        .app_data(web::QueryConfig::default().error_handler(|err, _| {
+            ApiError::invalid("query", format!("the query string cannot be read: {err}")).into()
+        }))
+        .app_data(web::PathConfig::default().error_handler(|err, _| {
+            ApiError::invalid("id", format!("the path cannot be read: {err}")).into()
+        }))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec))
+        .route(
+            "/docs",
+            web::get().to(|| async {
+                HttpResponse::PermanentRedirect()
+                    .insert_header(("Location", "/docs/"))
+                    .finish()
+            }),
+        )
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(ApiError::NotFound)
+        }))
+        .wrap(
+            Cors::default()
+                .allow_any_origin()
+                .send_wildcard()
+                .allow_any_method()
+                .allow_any_header()
+                .max_age(86_400),
+        )
+        .wrap(from_fn(log_request))
+}
+
+/// Opens the database, migrates it and writes Haven's vocabularies.
+pub fn prepare(config: &Config) -> anyhow::Result<db::Pool> {
+    let pool = db::pool(&config.database_url, config.db_pool_size)?;
+    let mut conn = pool.get()?;
+    db::migrate(&mut conn)?;
+    catalog::seed::vocabularies(&mut conn)?;
+    Ok(pool)
+}
+
+/// `haven serve`: migrate, load the demo directory into an empty database when asked, listen.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let pool = prepare(&config)?;
+    if config.demo {
+        let mut conn = pool.get()?;
+        if catalog::store::is_empty(&mut conn)? {
+            let report = catalog::seed::demo(&mut conn)?;
+            tracing::info!(
+                services = report.created,
+                "loaded the built-in demo directory"
+            );
+        }
+    }
+    let state = AppState {
+        pool,
+        config: Arc::new(config.clone()),
+    };
+    tracing::info!(addr = %config.addr, database = %db::redact(&config.database_url), "Haven is listening");
+    HttpServer::new(move || app(state.clone()))
+        .bind(config.addr)?
+        .run()
+        .await?;
+    Ok(())
+}
