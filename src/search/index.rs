@@ -231,19 +231,20 @@ pub fn text(service: &Service) -> String {
     }
     let mut terms = BTreeSet::new();
     for a in &service.attributes {
-        if let Some(t) = &a.taxonomy_term {
-            terms.insert(t.name.as_str());
-            terms.insert(t.description.as_str());
-        } else if let Some((Facet::ServiceTypes, code)) = haven_term(a) {
-            if let Some(t) = VOCABULARIES
-                .get(Facet::ServiceTypes)
+        // Haven's own terms read as Haven defines them, whatever a record calls them.
+        let haven = haven_term(a).and_then(|(facet, code)| {
+            VOCABULARIES
+                .get(facet)
                 .terms
                 .iter()
                 .find(|t| t.code == code)
-            {
-                terms.insert(t.name.as_str());
-                terms.insert(t.description.as_str());
-            }
+        });
+        if let Some(t) = haven {
+            terms.insert(t.name.as_str());
+            terms.insert(t.description.as_str());
+        } else if let Some(t) = &a.taxonomy_term {
+            terms.insert(t.name.as_str());
+            terms.insert(t.description.as_str());
         }
     }
     parts.extend(terms);

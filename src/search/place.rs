@@ -63,18 +63,21 @@ mod tests {
 
     #[test]
     fn distance_is_geodesic() {
-        // Charlottesville to Richmond, VA: about 104.6 km.
+        // One degree of latitude at the equator is 110,574.4 m on WGS84; at 45° it is 111,131.7 m
+        // (spherical formulas are off by hundreds of metres here).
+        let d = distance(Point { lat: 0.0, lon: 0.0 }, Point { lat: 1.0, lon: 0.0 });
+        assert!((d - 110_574.4).abs() < 1.0, "{d}");
         let d = distance(
             Point {
-                lat: 38.0293,
-                lon: -78.4767,
+                lat: 44.5,
+                lon: 10.0,
             },
             Point {
-                lat: 37.5407,
-                lon: -77.4360,
+                lat: 45.5,
+                lon: 10.0,
             },
         );
-        assert!((d - 104_600.0).abs() < 1_500.0, "{d}");
+        assert!((d - 111_131.7).abs() < 2.0, "{d}");
     }
 
     #[test]

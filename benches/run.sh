@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# Haven search benchmark: "a 10 km search with a cost and an accessibility filter" over a
+# generated directory, on SQLite and on PostgreSQL. See BENCHMARKS.md for results.
+#
+#   benches/run.sh                       # 100,000 services, 20 s per backend, both backends
+#   HAVEN_BENCH_SERVICES=10000 HAVEN_BENCH_BACKENDS=sqlite benches/run.sh
+#
+# What it does, per backend:
+#   1. builds `haven` in release mode (`cargo build --release`, honouring CARGO_TARGET_DIR);
+#   2. generates the data set once with benches/generate_services.py (ndjson of fully nested
+#      HSDS 3.0 services), cached in $HAVEN_BENCH_DATA_DIR by size and seed;
+#   3. imports it into a fresh database with `haven import` (timed; 0 rejections expected):
+#      SQLite in a temporary file, PostgreSQL in a fresh `haven_bench` database on the
+#      throwaway server of scripts/pg-test-server.sh (its own directory, $HAVEN_PG_DIR);
+#   4. starts `haven serve` (HAVEN_DEMO=false HAVEN_LOG=warn) on a free 127.0.0.1 port,
+#      samples a few queries with curl (status, matches, items), warms up with wrk, then
+#      runs wrk --latency for HAVEN_BENCH_SECONDS with benches/search.lua cycling through
+#      50 search paths centred on the generated towns;
+#   5. records requests/s, p50/p99 latency, errors, the server's peak RSS (VmHWM) and CPU.
+# It prints a markdown table and a machine line, and stops everything it started.
+#
+# Environment (all optional):
+#   HAVEN_BENCH_SERVICES        services to generate (100000)
+#   HAVEN_BENCH_SEED            generator seed (1)
+#   HAVEN_BENCH_SECONDS         measured load per backend, seconds (20)
+#   HAVEN_BENCH_WARMUP          warm-up load per backend, seconds (5)
+#   HAVEN_BENCH_BACKENDS        "sqlite postgres"
+#   HAVEN_BENCH_CONNECTIONS     wrk connections (2)
+#   HAVEN_BENCH_THREADS         wrk threads (2)
+#   HAVEN_BENCH_QUERIES         distinct query paths (50)
+#   HAVEN_BENCH_IMPORT_TIMEOUT  give up an import after this many seconds (2400); what was
+#                               committed by then is measured, and the table says so
+#   HAVEN_BENCH_DATA_DIR        cache for generated data (${TMPDIR:-/tmp}/haven-bench-data)
+#   HAVEN_BENCH_SKIP_BUILD=1    use the existing release binary
+#   HAVEN_PG_DIR                PostgreSQL test server directory (${TMPDIR:-/tmp}/haven-bench-pg)
+#   CARGO_TARGET_DIR            where cargo builds (target/)
+#
+# Needs: cargo, python3, curl, wrk (installed with apt-get if missing), psql and PostgreSQL
+# server binaries for the postgres backend (scripts/pg-test-server.sh installs them).
+# Everything listens on 127.0.0.1 only. Raw logs stay in the run directory it prints.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TMP="${TMPDIR:-/tmp}"
+SERVICES="${HAVEN_BENCH_SERVICES:-100000}"
+SEED="${HAVEN_BENCH_SEED:-1}"
+DURATION="${HAVEN_BENCH_SECONDS:-20}"
+WARMUP="${HAVEN_BENCH_WARMUP:-5}"
+BACKENDS="${HAVEN_BENCH_BACKENDS:-sqlite postgres}"
+CONNECTIONS="${HAVEN_BENCH_CONNECTIONS:-2}"
+THREADS="${HAVEN_BENCH_THREADS:-2}"
+NQUERIES="${HAVEN_BENCH_QUERIES:-50}"
+IMPORT_TIMEOUT="${HAVEN_BENCH_IMPORT_TIMEOUT:-2400}"
+DATA_DIR="${HAVEN_BENCH_DATA_DIR:-$TMP/haven-bench-data}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+export HAVEN_PG_DIR="${HAVEN_PG_DIR:-$TMP/haven-bench-pg}"
+PG_SCRIPT="$ROOT/scripts/pg-test-server.sh"
+
+log() { echo "bench: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for v in SERVICES SEED DURATION WARMUP CONNECTIONS THREADS NQUERIES IMPORT_TIMEOUT; do
+    [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
+done
+for b in $BACKENDS; do
+    case "$b" in sqlite|postgres) ;; *) die "unknown backend '$b' (sqlite, postgres)" ;; esac
+done
+
+RUN_DIR="$(mktemp -d "$TMP/haven-bench-run.XXXXXX")"
+SERVER_PID=""
+PG_STARTED=0
+
+cleanup() {
+    local rc=$?
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [ "$PG_STARTED" = 1 ]; then
+        "$PG_SCRIPT" stop >/dev/null 2>&1 || log "could not stop the PostgreSQL test server"
+    fi
+    rm -f "$RUN_DIR"/*.db "$RUN_DIR"/*.db-wal "$RUN_DIR"/*.db-shm
+    log "logs kept in $RUN_DIR"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- tools ------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null 2>&1; then
+    log "wrk not found; installing the Debian package"
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2 ||
+        { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 &&
+          $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2; } ||
+        die "could not install wrk"
+fi
+for tool in python3 curl; do command -v "$tool" >/dev/null 2>&1 || die "$tool is required"; done
+
+# --- build ------------------------------------------------------------------------------
+if [ "${HAVEN_BENCH_SKIP_BUILD:-0}" != 1 ]; then
+    log "building release binary (CARGO_TARGET_DIR=$TARGET)"
+    (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release) >&2
+fi
+BIN="$TARGET/release/haven"
+[ -x "$BIN" ] || die "no binary at $BIN"
+
+# --- data -------------------------------------------------------------------------------
+mkdir -p "$DATA_DIR"
+DATA="$DATA_DIR/services-n$SERVICES-seed$SEED.ndjson"
+if [ ! -s "$DATA" ]; then
+    log "generating $SERVICES services (seed $SEED) into $DATA"
+    python3 "$ROOT/benches/generate_services.py" --services "$SERVICES" --seed "$SEED" >"$DATA.part"
+    mv "$DATA.part" "$DATA"
+else
+    log "using cached $DATA"
+fi
+QUERIES="$RUN_DIR/queries.txt"
+python3 "$ROOT/benches/generate_services.py" --seed "$SEED" --queries "$NQUERIES" >"$QUERIES"
+DATA_MB="$(du -m "$DATA" | cut -f1)"
+
+# --- helpers ----------------------------------------------------------------------------
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+cpu_ticks() { # utime + stime of a process, in clock ticks
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+ms() { # microseconds -> "1.23 ms"
+    awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'
+}
+
+field() { # field NAME LINE -> value of NAME=value in LINE
+    sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"
+}
+
+ROWS=()
+NOTES=()
+
+bench_backend() {
+    local backend="$1" url import_log t0 t1 import_s rate imported rejected summary status
+    import_log="$RUN_DIR/import-$backend.log"
+    case "$backend" in
+        sqlite)
+            url="sqlite://$RUN_DIR/haven-bench.db"
+            ;;
+        postgres)
+            local admin
+            if "$PG_SCRIPT" status >/dev/null 2>&1; then
+                admin="$("$PG_SCRIPT" url | tail -n1)"
+                log "reusing the PostgreSQL test server already running in $HAVEN_PG_DIR"
+            else
+                admin="$("$PG_SCRIPT" start | tail -n1)"
+                PG_STARTED=1
+            fi
+            psql "$admin" -v ON_ERROR_STOP=1 -qX \
+                -c "DROP DATABASE IF EXISTS haven_bench" -c "CREATE DATABASE haven_bench" >&2
+            url="${admin%/*}/haven_bench"
+            PG_VERSION="$(psql "$url" -qXAt -c "SHOW server_version")"
+            ;;
+    esac
+
+    # Import.
+    log "[$backend] importing $SERVICES services ($DATA_MB MB of ndjson)"
+    t0="$(date +%s.%N)"
+    status=0
+    DATABASE_URL="$url" HAVEN_LOG=warn timeout "$IMPORT_TIMEOUT" \
+        /usr/bin/env time -f 'IMPORT_TIME elapsed=%e maxrss_kb=%M' \
+        "$BIN" import "$DATA" >"$import_log" 2>&1 || status=$?
+    t1="$(date +%s.%N)"
+    import_s="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+    summary="$(grep '^imported:' "$import_log" | tail -n1 || true)"
+    rejected="$(sed -n 's/.* \([0-9]*\) rejected$/\1/p' <<<"$summary")"
+    local import_rss
+    import_rss="$(sed -n 's/.*maxrss_kb=\([0-9]*\).*/\1/p' "$import_log" | tail -n1)"
+    if [ "$status" = 124 ]; then
+        NOTES+=("$backend: the import was stopped after ${IMPORT_TIMEOUT}s (HAVEN_BENCH_IMPORT_TIMEOUT); the search ran over what had been committed.")
+    elif [ "$status" != 0 ]; then
+        NOTES+=("$backend: \`haven import\` exited with status $status: $(grep -v '^IMPORT_TIME' "$import_log" | tail -n 3 | tr '\n' ' ')")
+    fi
+    if [ -n "$rejected" ] && [ "$rejected" != 0 ]; then
+        NOTES+=("$backend: $rejected records rejected; first: $(grep -m1 '^rejected' "$import_log")")
+    fi
+    log "[$backend] import: ${import_s}s, exit $status, ${summary:-no summary}"
+
+    # Serve.
+    local port base serve_log
+    port="$(free_port)"
+    base="http://127.0.0.1:$port"
+    serve_log="$RUN_DIR/serve-$backend.log"
+    DATABASE_URL="$url" HAVEN_ADDR="127.0.0.1:$port" HAVEN_DEMO=false HAVEN_LOG=warn \
+        "$BIN" serve >"$serve_log" 2>&1 &
+    SERVER_PID=$!
+    local waited=0
+    until curl -fsS -o /dev/null "$base/readyz" 2>/dev/null; do
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$serve_log" >&2; die "[$backend] haven serve exited"; }
+        [ "$waited" -lt 600 ] || die "[$backend] haven serve not ready after 120 s"
+        sleep 0.2
+        waited=$((waited + 1))
+    done
+
+    # How many services are searchable (the import's count, checked through the API).
+    imported="$(curl -fsS "$base/services?per_page=1" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["total_items"])')"
+    [ "$imported" = "$SERVICES" ] ||
+        NOTES+=("$backend: the API lists $imported services, not $SERVICES.")
+    rate="$(awk -v n="$imported" -v s="$import_s" 'BEGIN { printf "%.0f", n / s }')"
+
+    # Sample queries: status, matches within 10 km, items on the first page, latency.
+    local sample
+    sample="$(python3 - "$base" "$QUERIES" <<'PY'
+import json, sys, time, urllib.request
+base, path = sys.argv[1], sys.argv[2]
+paths = [l.strip() for l in open(path) if l.strip()]
+step = max(1, len(paths) // 10)
+totals, items, errors = [], [], []
+for p in paths[::step][:10]:
+    try:
+        with urllib.request.urlopen(base + p, timeout=30) as r:
+            body = json.load(r)
+            totals.append(body["total_items"])
+            items.append(len(body["contents"]))
+            for c in body["contents"]:
+                d = c.get("distance")
+                if d is None or d > 10000:
+                    errors.append("%s: item %s at distance %r" % (p, c.get("id"), d))
+    except Exception as e:  # an HTTP error or a malformed page
+        errors.append("%s: %s" % (p, e))
+print("matches=%.0f min=%d max=%d items=%.1f sampled=%d errors=%d" % (
+    sum(totals) / max(1, len(totals)), min(totals or [0]), max(totals or [0]),
+    sum(items) / max(1, len(items)), len(totals), len(errors)))
+for e in errors[:3]:
+    print("SAMPLE_ERROR " + e)
+PY
+)"
+    echo "$sample" >"$RUN_DIR/sample-$backend.txt"
+    if grep -q '^SAMPLE_ERROR' <<<"$sample"; then
+        NOTES+=("$backend: sample query problem: $(grep -m1 '^SAMPLE_ERROR' <<<"$sample" | cut -c14-)")
+    fi
+    sample="$(head -n1 <<<"$sample")"
+    log "[$backend] sample: $sample"
+
+    # Warm up, then measure.
+    export HAVEN_BENCH_QUERIES="$QUERIES"
+    log "[$backend] warm-up ${WARMUP}s"
+    timeout $((WARMUP + 60)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" \
+        -s "$ROOT/benches/search.lua" "$base" >"$RUN_DIR/warmup-$backend.txt" 2>&1 || true
+    local load cpu0 cpu1 wrk_out line
+    load="$(cut -d' ' -f1-3 /proc/loadavg)"
+    cpu0="$(cpu_ticks "$SERVER_PID")"
+    log "[$backend] measuring ${DURATION}s at $CONNECTIONS connections, $THREADS threads (load average $load)"
+    wrk_out="$RUN_DIR/wrk-$backend.txt"
+    timeout $((DURATION + 60)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+        -s "$ROOT/benches/search.lua" "$base" >"$wrk_out" 2>&1 || die "[$backend] wrk failed: $(tail -n 5 "$wrk_out")"
+    cpu1="$(cpu_ticks "$SERVER_PID")"
+    cat "$wrk_out" >&2
+    line="$(grep '^HAVEN_BENCH ' "$wrk_out" | tail -n1)"
+    [ -n "$line" ] || die "[$backend] no summary line from wrk"
+
+    local rps p50 p99 errs sockerr rss cpu
+    rps="$(awk -v x="$(field rps "$line")" 'BEGIN { printf "%.0f", x }')"
+    p50="$(ms "$(field p50_us "$line")")"
+    p99="$(ms "$(field p99_us "$line")")"
+    errs="$(field http_errors "$line")"
+    sockerr=$(( $(field connect_errors "$line") + $(field read_errors "$line") + $(field write_errors "$line") + $(field timeouts "$line") ))
+    [ "$errs" = 0 ] || NOTES+=("$backend: $errs responses with status >= 400 under load (see $serve_log).")
+    [ "$sockerr" = 0 ] || NOTES+=("$backend: $sockerr socket errors or timeouts under load.")
+    rss="$(awk '/^VmHWM/ { printf "%.0f MB", $2 / 1024 }' "/proc/$SERVER_PID/status")"
+    cpu="$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$(getconf CLK_TCK)" -v s="$DURATION" \
+        'BEGIN { printf "%.2f", (b - a) / hz / s }')"
+    if grep -qiE ' (ERROR|WARN) ' "$serve_log"; then
+        NOTES+=("$backend: the server logged warnings or errors: $(grep -m1 -iE ' (ERROR|WARN) ' "$serve_log" | cut -c1-300)")
+    fi
+
+    local label="$backend"
+    [ "$backend" = postgres ] && label="PostgreSQL ${PG_VERSION%% *}"
+    [ "$backend" = sqlite ] && label="SQLite (bundled)"
+    ROWS+=("| $imported | $label | ${import_s} s | $rate/s | $rps | $p50 | $p99 | $errs | $rss | $cpu | $(field matches "$sample") ($(field min "$sample")–$(field max "$sample")) | $(field items "$sample") | $load |")
+
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+    if [ "$backend" = postgres ] && [ "$PG_STARTED" = 1 ]; then
+        "$PG_SCRIPT" stop >/dev/null 2>&1 || true
+        PG_STARTED=0
+    fi
+    rm -f "$RUN_DIR"/haven-bench.db*
+}
+
+for backend in $BACKENDS; do
+    bench_backend "$backend"
+done
+
+# --- report -----------------------------------------------------------------------------
+model="$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)"
+mem="$(free -h | awk '/^Mem:/ { print $2 }')"
+commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
+
+echo
+echo "Search: \`GET /service_at_locations?lat=..&lon=..&proximity=10000&cost=free,sliding_scale&accessibility=wheelchair&per_page=20\`,"
+echo "$NQUERIES points around the generated towns; wrk ${DURATION} s, $THREADS threads, $CONNECTIONS connections, after ${WARMUP} s of warm-up."
+echo
+echo "| services | database | import | import rate | requests/s | p50 | p99 | errors | server peak RSS | server CPU (cores) | matches per query, avg (min–max) | items per page | load avg before |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+for r in "${ROWS[@]}"; do echo "$r"; done
+echo
+echo "Machine: $(nproc) CPUs ($model), $mem RAM, Linux $(uname -r); haven $commit; wrk $(wrk -v 2>&1 | head -n1 | awk '{ print $2 }'); data seed $SEED, $DATA_MB MB ndjson."
+if [ "${#NOTES[@]}" -gt 0 ]; then
+    echo
+    echo "Notes:"
+    for n in "${NOTES[@]}"; do echo "- $n"; done
+fi

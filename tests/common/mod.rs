@@ -1,0 +1,377 @@
+//! The test harness: a real Haven server on a loopback port over a fresh real database.
+//!
+//! SQLite by default (a new file per server); PostgreSQL when `HAVEN_TEST_DATABASE_URL` names
+//! a server, in which case each server gets a database of its own, dropped afterwards.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::sync::{Arc, LazyLock};
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use haven::config::Config;
+use haven::state::AppState;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// A fresh, migrated database, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_admin: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        match std::env::var("HAVEN_TEST_DATABASE_URL") {
+            Ok(admin) if !admin.is_empty() => {
+                let name = format!("haven_test_{}", Uuid::new_v4().simple());
+                let mut conn =
+                    PgConnection::establish(&admin).expect("connect to HAVEN_TEST_DATABASE_URL");
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .unwrap();
+                let base = admin
+                    .rsplit_once('/')
+                    .expect("a database URL ends in /DBNAME")
+                    .0;
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    pg_admin: Some((admin, name)),
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("haven.db").display());
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    pg_admin: None,
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pg_admin.is_some()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg_admin {
+            if let Ok(mut conn) = PgConnection::establish(admin) {
+                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// A running server. Fields drop in order: the server stops before its database goes.
+pub struct TestServer {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub state: AppState,
+    handle: actix_web::dev::ServerHandle,
+    pub db: TestDb,
+    http: reqwest::blocking::Client,
+}
+
+impl TestServer {
+    /// A server over an empty catalogue (vocabularies only).
+    pub fn start() -> TestServer {
+        let db = TestDb::new();
+        let config = Config::from_lookup(|k| match k {
+            "DATABASE_URL" => Some(db.url.clone()),
+            "HAVEN_DEMO" => Some("false".into()),
+            "HAVEN_DB_POOL_SIZE" => Some("4".into()),
+            _ => None,
+        })
+        .unwrap();
+        let pool = haven::server::prepare(&config).unwrap();
+        let state = AppState {
+            pool,
+            config: Arc::new(config),
+        };
+        let (tx, rx) = mpsc::channel();
+        let app_state = state.clone();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server =
+                    actix_web::HttpServer::new(move || haven::server::app(app_state.clone()))
+                        .workers(2)
+                        .disable_signals()
+                        .bind("127.0.0.1:0")
+                        .unwrap();
+                let addr = server.addrs()[0];
+                let server = server.run();
+                tx.send((addr, server.handle())).unwrap();
+                server.await
+            })
+        });
+        let (addr, handle) = rx.recv().unwrap();
+        TestServer {
+            base: format!("http://{addr}"),
+            addr,
+            state,
+            handle,
+            db,
+            http: reqwest::blocking::Client::new(),
+        }
+    }
+
+    /// A server with these services imported.
+    pub fn with(services: &[Value]) -> TestServer {
+        let server = TestServer::start();
+        server.import(services);
+        server
+    }
+
+    pub fn import(&self, services: &[Value]) {
+        let text: String = services.iter().map(|s| format!("{s}\n")).collect();
+        let mut conn = self.state.pool.get().unwrap();
+        let report = haven::catalog::import::import(&mut conn, text.as_bytes(), |_| {}).unwrap();
+        assert!(
+            report.rejected.is_empty(),
+            "rejected: {:?}",
+            report.rejected
+        );
+    }
+
+    pub fn get(&self, path_and_query: &str) -> reqwest::blocking::Response {
+        self.http
+            .get(format!("{}{}", self.base, path_and_query))
+            .send()
+            .unwrap()
+    }
+
+    /// GET, expecting 200 and JSON.
+    pub fn json(&self, path_and_query: &str) -> Value {
+        let res = self.get(path_and_query);
+        let status = res.status();
+        let body = res.text().unwrap();
+        assert_eq!(status, 200, "GET {path_and_query}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// The names of the items of a page, in order.
+    pub fn names(&self, path_and_query: &str) -> Vec<String> {
+        let page = self.json(path_and_query);
+        page["contents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                i["name"]
+                    .as_str()
+                    .or_else(|| i["service"]["name"].as_str())
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// GET, expecting a problem+json with this status; returns the named fields.
+    pub fn problem(&self, path_and_query: &str, status: u16) -> Vec<String> {
+        let res = self.get(path_and_query);
+        assert_eq!(res.status().as_u16(), status, "GET {path_and_query}");
+        assert_eq!(
+            res.headers()["content-type"].to_str().unwrap(),
+            "application/problem+json",
+            "GET {path_and_query}"
+        );
+        let body: Value = res.json().unwrap();
+        assert_eq!(body["status"], status);
+        assert!(
+            body["title"].is_string() && body["detail"].is_string() && body["type"].is_string()
+        );
+        body["errors"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .map(|x| x["field"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_web::rt::System::new().block_on(handle.stop(true));
+    }
+}
+
+// ---- HSDS schema validation -------------------------------------------------------------
+
+static SERVICE_SCHEMA: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../hsds/service_with_definitions.json")).unwrap()
+});
+
+/// Validates `instance` against the official schema of an HSDS object (`service`, or any
+/// name in the compiled schema's `definitions`), with format checks; panics listing errors.
+pub fn assert_hsds(object: &str, instance: &Value) {
+    let schema = if object == "service" {
+        SERVICE_SCHEMA.clone()
+    } else {
+        json!({
+            "$ref": format!("#/definitions/{object}"),
+            "definitions": SERVICE_SCHEMA["definitions"].clone(),
+        })
+    };
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not a valid HSDS {object}: {errors:#?}\n{instance:#}"
+    );
+    assert_no_nulls(instance, "");
+}
+
+/// HSDS forbids null.
+fn assert_no_nulls(v: &Value, path: &str) {
+    match v {
+        Value::Null => panic!("null at {path}"),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| assert_no_nulls(x, &format!("{path}[{i}]"))),
+        Value::Object(map) => map
+            .iter()
+            .for_each(|(k, x)| assert_no_nulls(x, &format!("{path}.{k}"))),
+        _ => {}
+    }
+}
+
+// ---- fixtures ---------------------------------------------------------------------------
+
+pub fn samhsa() -> Vec<Value> {
+    serde_json::from_str(include_str!("../../data/samhsa-va.hsds.json")).unwrap()
+}
+
+pub fn demo() -> Vec<Value> {
+    serde_json::from_str(include_str!("../../data/demo-harm-reduction.hsds.json")).unwrap()
+}
+
+/// A stable id for a fixture name.
+pub fn id(name: &str) -> String {
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()).to_string()
+}
+
+/// An attribute linking `owner` to a Haven term by taxonomy name and code.
+pub fn attribute(owner: &str, entity: &str, taxonomy: &str, code: &str) -> Value {
+    let term = haven::vocab::term_id(taxonomy, code).to_string();
+    json!({
+        "id": id(&format!("{owner}/{taxonomy}/{code}")),
+        "link_id": owner,
+        "link_type": taxonomy.trim_start_matches("haven-"),
+        "link_entity": entity,
+        "taxonomy_term_id": term,
+        "taxonomy_term": {
+            "id": term,
+            "code": code,
+            "name": code,
+            "description": format!("{code} ({taxonomy})"),
+            "taxonomy": taxonomy,
+            "taxonomy_id": haven::vocab::taxonomy_id(taxonomy).to_string(),
+        }
+    })
+}
+
+/// A service at one place, with Haven attributes given as (taxonomy, code) pairs.
+pub struct Fixture {
+    pub name: String,
+    pub point: Option<(f64, f64)>,
+    pub terms: Vec<(&'static str, &'static str)>,
+    pub extra: Value,
+    pub location_extra: Value,
+}
+
+impl Fixture {
+    pub fn new(name: &str) -> Fixture {
+        Fixture {
+            name: name.to_string(),
+            point: None,
+            terms: vec![],
+            extra: json!({}),
+            location_extra: json!({}),
+        }
+    }
+    pub fn at(mut self, lat: f64, lon: f64) -> Fixture {
+        self.point = Some((lat, lon));
+        self
+    }
+    pub fn term(mut self, taxonomy: &'static str, code: &'static str) -> Fixture {
+        self.terms.push((taxonomy, code));
+        self
+    }
+    /// Extra service fields.
+    pub fn with(mut self, extra: Value) -> Fixture {
+        merge(&mut self.extra, extra);
+        self
+    }
+    /// Extra location fields.
+    pub fn location(mut self, extra: Value) -> Fixture {
+        merge(&mut self.location_extra, extra);
+        self
+    }
+    pub fn id(&self) -> String {
+        id(&format!("service/{}", self.name))
+    }
+    pub fn build(&self) -> Value {
+        let sid = self.id();
+        let org = id("organization/test");
+        let mut service = json!({
+            "id": sid,
+            "organization_id": org,
+            "name": self.name,
+            "description": format!("{} test service", self.name),
+            "status": "active",
+            "organization": {"id": org, "name": "Test organisation", "description": "Runs test services."},
+            "attributes": self.terms.iter().map(|(t, c)| attribute(&sid, "service", t, c)).collect::<Vec<_>>(),
+        });
+        if let Some((lat, lon)) = self.point {
+            let lid = id(&format!("location/{}", self.name));
+            let mut location = json!({
+                "id": lid,
+                "location_type": "physical",
+                "name": format!("{} site", self.name),
+                "latitude": lat,
+                "longitude": lon,
+            });
+            merge(&mut location, self.location_extra.clone());
+            service["service_at_locations"] = json!([{
+                "id": id(&format!("sal/{}", self.name)),
+                "service_id": sid,
+                "location_id": lid,
+                "location": location,
+            }]);
+        }
+        merge(&mut service, self.extra.clone());
+        service
+    }
+}
+
+fn merge(into: &mut Value, extra: Value) {
+    if let (Value::Object(a), Value::Object(b)) = (into, extra) {
+        for (k, v) in b {
+            a.insert(k, v);
+        }
+    }
+}
+
+/// A point `metres` away from (lat, lon) on `bearing` degrees, on the WGS84 ellipsoid.
+pub fn destination(lat: f64, lon: f64, bearing: f64, metres: f64) -> (f64, f64) {
+    use geo::{Destination, Geodesic, Point};
+    let p = Geodesic.destination(Point::new(lon, lat), bearing, metres);
+    (p.y(), p.x())
+}

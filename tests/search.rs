@@ -1,0 +1,446 @@
+//! Every Haven filter on data where the right answer is known, including the edges.
+
+mod common;
+
+use common::{destination, Fixture, TestServer};
+use serde_json::json;
+
+const LAT: f64 = 38.0293;
+const LON: f64 = -78.4767;
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[test]
+fn radius_is_inclusive_exact_and_nearest_first() {
+    let near = destination(LAT, LON, 45.0, 2_000.0);
+    let inside = destination(LAT, LON, 90.0, 9_900.0);
+    let edge = destination(LAT, LON, 180.0, 9_999.0);
+    let outside = destination(LAT, LON, 270.0, 10_100.0);
+    let far = destination(LAT, LON, 0.0, 50_000.0);
+    let server = TestServer::with(&[
+        Fixture::new("near").at(near.0, near.1).build(),
+        Fixture::new("inside").at(inside.0, inside.1).build(),
+        Fixture::new("edge").at(edge.0, edge.1).build(),
+        Fixture::new("outside").at(outside.0, outside.1).build(),
+        Fixture::new("far").at(far.0, far.1).build(),
+        Fixture::new("nowhere").build(),
+    ]);
+    for path in ["/services", "/service_at_locations"] {
+        let page = server.json(&format!("{path}?lat={LAT}&lon={LON}&proximity=10000"));
+        let items = page["contents"].as_array().unwrap();
+        let names: Vec<&str> = items
+            .iter()
+            .map(|i| {
+                i["name"]
+                    .as_str()
+                    .or(i["service"]["name"].as_str())
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(names, ["near", "inside", "edge"], "{path}");
+        let distances: Vec<f64> = items
+            .iter()
+            .map(|i| i["distance"].as_f64().unwrap())
+            .collect();
+        assert!((distances[0] - 2_000.0).abs() < 1.0, "{distances:?}");
+        assert!((distances[1] - 9_900.0).abs() < 1.0, "{distances:?}");
+        assert!((distances[2] - 9_999.0).abs() < 1.0, "{distances:?}");
+        assert_eq!(page["total_items"], 3);
+    }
+    // The default radius is 10 km.
+    assert_eq!(
+        server.names(&format!("/services?lat={LAT}&lon={LON}")),
+        ["near", "inside", "edge"]
+    );
+    // A wider radius, paged: order holds across pages.
+    assert_eq!(
+        server.names(&format!(
+            "/services?lat={LAT}&lon={LON}&proximity=60000&per_page=2&page=2"
+        )),
+        ["edge", "outside"]
+    );
+    // Without a point there is no distance and no distance order.
+    let plain = server.json("/services?per_page=10");
+    assert_eq!(plain["total_items"], 6);
+    assert!(plain["contents"][0].get("distance").is_none());
+    assert_eq!(
+        server.names("/services"),
+        ["edge", "far", "inside", "near", "nowhere", "outside"]
+    );
+}
+
+#[test]
+fn service_at_several_places_is_as_near_as_its_nearest() {
+    let a = destination(LAT, LON, 0.0, 8_000.0);
+    let b = destination(LAT, LON, 0.0, 1_000.0);
+    let mut two = Fixture::new("two places").at(a.0, a.1).build();
+    let mut second = two["service_at_locations"][0].clone();
+    second["id"] = json!(common::id("sal/two places/b"));
+    second["location_id"] = json!(common::id("location/two places/b"));
+    second["location"]["id"] = second["location_id"].clone();
+    second["location"]["latitude"] = json!(b.0);
+    second["location"]["longitude"] = json!(b.1);
+    two["service_at_locations"]
+        .as_array_mut()
+        .unwrap()
+        .push(second);
+    let c = destination(LAT, LON, 0.0, 3_000.0);
+    let server = TestServer::with(&[two, Fixture::new("one place").at(c.0, c.1).build()]);
+    let page = server.json(&format!("/services?lat={LAT}&lon={LON}"));
+    assert_eq!(page["total_items"], 2);
+    assert_eq!(page["contents"][0]["name"], "two places");
+    assert!((page["contents"][0]["distance"].as_f64().unwrap() - 1_000.0).abs() < 1.0);
+    let sal = server.json(&format!("/service_at_locations?lat={LAT}&lon={LON}"));
+    assert_eq!(sal["total_items"], 3);
+}
+
+#[test]
+fn vocabulary_filters_any_of_and_all_of() {
+    let server = TestServer::with(&[
+        Fixture::new("A")
+            .at(LAT, LON)
+            .term("haven-cost", "free")
+            .term("haven-accessibility", "wheelchair")
+            .term("haven-low-barrier", "walk_in")
+            .term("haven-services", "HR01")
+            .term("haven-population", "youth")
+            .term("haven-delivery", "in_person")
+            .build(),
+        Fixture::new("B")
+            .at(LAT, LON)
+            .term("haven-cost", "sliding_scale")
+            .term("haven-accessibility", "wheelchair")
+            .term("haven-accessibility", "braille")
+            .term("haven-low-barrier", "walk_in")
+            .term("haven-low-barrier", "no_id_required")
+            .term("haven-services", "MD01")
+            .term("haven-population", "veterans")
+            .term("haven-delivery", "phone")
+            .build(),
+        Fixture::new("C")
+            .at(LAT, LON)
+            .term("haven-cost", "medicaid")
+            .term("haven-accessibility", "braille")
+            .term("haven-low-barrier", "no_id_required")
+            .term("haven-services", "MD02")
+            .term("haven-population", "women")
+            .build(),
+        Fixture::new("D").build(),
+    ]);
+    let names = |q: &str| sorted(server.names(&format!("/services?{q}")));
+    // Any of.
+    assert_eq!(names("cost=free,medicaid"), ["A", "C"]);
+    assert_eq!(names("cost=sliding_scale"), ["B"]);
+    assert_eq!(names("population=youth,women"), ["A", "C"]);
+    assert_eq!(names("delivery=phone,in_person"), ["A", "B"]);
+    // All of.
+    assert_eq!(names("accessibility=wheelchair"), ["A", "B"]);
+    assert_eq!(names("accessibility=wheelchair,braille"), ["B"]);
+    assert_eq!(names("low_barrier=walk_in,no_id_required"), ["B"]);
+    assert_eq!(names("low_barrier=no_id_required"), ["B", "C"]);
+    // Categories and terms, any of.
+    assert_eq!(names("taxonomy_code=MD"), ["B", "C"]);
+    assert_eq!(names("taxonomy_code=HR01,MD02"), ["A", "C"]);
+    assert_eq!(names("taxonomy_code=hr"), ["A"]);
+    assert!(names("taxonomy_code=WM").is_empty());
+    // Parameters combine with AND.
+    assert_eq!(
+        names("cost=free,sliding_scale&accessibility=braille"),
+        ["B"]
+    );
+    assert_eq!(
+        names("taxonomy_code=MD&cost=medicaid&accessibility=braille"),
+        ["C"]
+    );
+    // The standard HSDS filter by term id sees the same links.
+    let md01 = haven::vocab::term_id("haven-services", "MD01");
+    assert_eq!(names(&format!("taxonomy_term_id={md01}")), ["B"]);
+    let cost_taxonomy = haven::vocab::taxonomy_id("haven-cost");
+    assert_eq!(
+        names(&format!("taxonomy_id={cost_taxonomy}")),
+        ["A", "B", "C"]
+    );
+}
+
+#[test]
+fn accessibility_on_the_location_counts_at_that_location() {
+    let mut service = Fixture::new("clinic").at(LAT, LON).build();
+    let lid = service["service_at_locations"][0]["location"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    service["service_at_locations"][0]["location"]["attributes"] = json!([common::attribute(
+        &lid,
+        "location",
+        "haven-accessibility",
+        "wheelchair"
+    )]);
+    let server = TestServer::with(&[service, Fixture::new("other").at(LAT, LON).build()]);
+    assert_eq!(
+        server.names("/services?accessibility=wheelchair"),
+        ["clinic"]
+    );
+}
+
+#[test]
+fn fees_ages_languages_postcodes_and_delivery() {
+    let sid = |n: &str| Fixture::new(n).id();
+    let server = TestServer::with(&[
+        Fixture::new("free by amount")
+            .at(LAT, LON)
+            .with(json!({
+                "cost_options": [{"id": common::id("co/1"), "service_id": sid("free by amount"), "amount": 0, "currency": "USD"}],
+                "languages": [{"id": common::id("lang/1"), "service_id": sid("free by amount"), "code": "es", "name": "Spanish"}],
+                "minimum_age": 18,
+            }))
+            .location(json!({"addresses": [{
+                "id": common::id("addr/1"), "location_id": common::id("location/free by amount"),
+                "address_1": "1 Main St", "city": "Charlottesville", "state_province": "VA",
+                "postal_code": "22902", "country": "US", "address_type": "physical"}]}))
+            .build(),
+        Fixture::new("twenty")
+            .at(LAT, LON)
+            .with(json!({
+                "cost_options": [
+                    {"id": common::id("co/2"), "service_id": sid("twenty"), "amount": 40, "currency": "USD"},
+                    {"id": common::id("co/3"), "service_id": sid("twenty"), "amount": 20, "currency": "USD"}
+                ],
+                "languages": [{"id": common::id("lang/2"), "service_id": sid("twenty"), "code": "ase", "name": "American Sign Language"}],
+                "minimum_age": 12, "maximum_age": 24,
+            }))
+            .build(),
+        Fixture::new("free by term")
+            .term("haven-cost", "free")
+            .with(json!({
+                "languages": [{"id": common::id("lang/3"), "service_id": sid("free by term"), "code": "pt-BR", "name": "Portuguese"}],
+            }))
+            .location(json!({"location_type": "virtual"}))
+            .at(LAT, LON)
+            .build(),
+        Fixture::new("unknown cost").at(LAT, LON).build(),
+    ]);
+    let names = |q: &str| sorted(server.names(&format!("/services?{q}")));
+    assert_eq!(names("max_fee=0"), ["free by amount", "free by term"]);
+    assert_eq!(
+        names("max_fee=20"),
+        ["free by amount", "free by term", "twenty"]
+    );
+    assert_eq!(names("max_fee=19.99"), ["free by amount", "free by term"]);
+    assert_eq!(names("cost=free"), ["free by amount", "free by term"]);
+    assert_eq!(names("age=16"), ["free by term", "twenty", "unknown cost"]);
+    assert_eq!(
+        names("age=30"),
+        ["free by amount", "free by term", "unknown cost"]
+    );
+    assert_eq!(
+        names("age=18"),
+        ["free by amount", "free by term", "twenty", "unknown cost"]
+    );
+    assert_eq!(names("language=es"), ["free by amount"]);
+    assert_eq!(names("language=ase,es"), ["free by amount", "twenty"]);
+    assert_eq!(names("language=pt"), ["free by term"]);
+    assert_eq!(names("language=pt-br"), ["free by term"]);
+    assert_eq!(names("delivery=virtual"), ["free by term"]);
+    assert_eq!(
+        sorted(server.names("/service_at_locations?postcode=22902")),
+        ["free by amount"]
+    );
+}
+
+#[test]
+fn open_now_and_open_at_respect_local_time_and_daylight_saving() {
+    let sid = |n: &str| Fixture::new(n).id();
+    let weekdays = |name: &str, opens: &str, closes: &str, byday: &str| {
+        json!({"schedules": [{
+            "id": common::id(&format!("schedule/{name}")),
+            "service_id": sid(name),
+            "freq": "WEEKLY", "byday": byday, "opens_at": opens, "closes_at": closes,
+        }]})
+    };
+    let server = TestServer::with(&[
+        // Charlottesville, Virginia: America/New_York.
+        Fixture::new("nine to five")
+            .at(LAT, LON)
+            .with(weekdays(
+                "nine to five",
+                "09:00",
+                "17:00",
+                "MO,TU,WE,TH,FR,SA,SU",
+            ))
+            .build(),
+        Fixture::new("night shelter")
+            .at(LAT, LON)
+            .with(weekdays("night shelter", "20:00", "06:00", "FR"))
+            .build(),
+        // London: Europe/London, which changed clocks a week earlier.
+        Fixture::new("london")
+            .at(51.5072, -0.1276)
+            .with(weekdays("london", "09:00", "17:00", "MO,TU,WE,TH,FR,SA,SU"))
+            .build(),
+        Fixture::new("no hours").at(LAT, LON).build(),
+        Fixture::new("always")
+            .at(LAT, LON)
+            .with(weekdays("always", "00:00", "23:59", "MO,TU,WE,TH,FR,SA,SU"))
+            .build(),
+    ]);
+    let open = |at: &str| sorted(server.names(&format!("/services?open_at={at}")));
+    // Saturday 31 October 2026, before the US change: EDT, UTC-4. 13:30Z is 09:30 in Virginia.
+    assert_eq!(
+        open("2026-10-31T13:30:00Z"),
+        ["always", "london", "nine to five"]
+    );
+    // 12:30Z is 08:30 EDT: closed in Virginia; 12:30 GMT in London (its change was 25 Oct).
+    assert_eq!(open("2026-10-31T12:30:00Z"), ["always", "london"]);
+    // Monday 2 November, after the change: EST, UTC-5. 13:30Z is 08:30, still closed...
+    assert_eq!(open("2026-11-02T13:30:00Z"), ["always", "london"]);
+    // ...and 14:30Z is 09:30, open. The same instant is given with an offset too.
+    assert_eq!(
+        open("2026-11-02T14:30:00Z"),
+        ["always", "london", "nine to five"]
+    );
+    assert_eq!(
+        open("2026-11-02T09:30:00-05:00"),
+        ["always", "london", "nine to five"]
+    );
+    // 21:30Z on 2 Nov is 16:30 EST (open); on 31 Oct 21:30Z was 17:30 EDT (closed).
+    assert_eq!(open("2026-11-02T21:30:00Z"), ["always", "nine to five"]);
+    assert_eq!(open("2026-10-31T21:30:00Z"), ["always"]);
+    // Friday 27 November 23:00 EST and the small hours of Saturday belong to Friday night.
+    assert_eq!(open("2026-11-28T04:00:00Z"), ["always", "night shelter"]);
+    // 10:30Z is 05:30 in Virginia (still Friday night) and 10:30 in London.
+    assert_eq!(
+        open("2026-11-28T10:30:00Z"),
+        ["always", "london", "night shelter"]
+    );
+    assert_eq!(open("2026-11-28T11:30:00Z"), ["always", "london"]);
+    // Services with no known hours never match; open_now uses the current time.
+    let now = sorted(server.names("/services?open_now=true"));
+    assert!(now.contains(&"always".to_string()));
+    assert!(!now.contains(&"no hours".to_string()));
+    // With a point too: both filters hold.
+    assert_eq!(
+        sorted(server.names(&format!(
+            "/services?open_at=2026-10-31T13:30:00Z&lat={LAT}&lon={LON}"
+        ))),
+        ["always", "nine to five"]
+    );
+}
+
+#[test]
+fn keyword_search_uses_the_full_text_index() {
+    let server = TestServer::with(&[
+        Fixture::new("Needle exchange")
+            .term("haven-services", "HR02")
+            .with(json!({"description": "Sterile syringes and sharps disposal"}))
+            .build(),
+        Fixture::new("Counselling")
+            .with(json!({"description": "Talking therapy for anxiety"}))
+            .build(),
+        Fixture::new("Café Crème")
+            .with(json!({"description": "Drop-in with coffee"}))
+            .build(),
+    ]);
+    let names = |q: &str| sorted(server.names(&format!("/services?search={q}")));
+    assert_eq!(names("syringes"), ["Needle exchange"]);
+    assert_eq!(names("SYRINGE"), ["Needle exchange"]);
+    // Term names count: HR02 is naloxone distribution.
+    assert_eq!(names("naloxone"), ["Needle exchange"]);
+    // Organisation names count.
+    assert_eq!(names("organisation").len(), 3);
+    // Every word must match.
+    assert_eq!(names("talking%20anxiety"), ["Counselling"]);
+    assert!(names("talking%20syringes").is_empty());
+    // Query syntax is not injected: OR is just a word that must match too.
+    assert!(names("syringes%20OR%20anxiety").is_empty());
+    assert!(names("syringes%20%7C%20anxiety").is_empty());
+    assert_eq!(names("%22syringes%22"), ["Needle exchange"]);
+    assert_eq!(names("coffee"), ["Café Crème"]);
+}
+
+#[test]
+fn status_organization_and_modified_after() {
+    let server = TestServer::with(&[
+        Fixture::new("open").build(),
+        Fixture::new("closed")
+            .with(json!({"status": "defunct"}))
+            .build(),
+    ]);
+    assert_eq!(server.names("/services"), ["open"]);
+    assert_eq!(server.names("/services?status=defunct"), ["closed"]);
+    assert_eq!(
+        sorted(server.names("/services?status=active,defunct")),
+        ["closed", "open"]
+    );
+    // The defunct one is still readable by id.
+    let closed = Fixture::new("closed").id();
+    assert_eq!(
+        server.json(&format!("/services/{closed}"))["status"],
+        "defunct"
+    );
+    let org = common::id("organization/test");
+    assert_eq!(
+        server.names(&format!("/services?organization_id={org}")),
+        ["open"]
+    );
+    assert!(server
+        .names(&format!(
+            "/services?organization_id={}",
+            uuid::Uuid::new_v4()
+        ))
+        .is_empty());
+    assert_eq!(
+        server.names("/services?modified_after=2000-01-01"),
+        ["open"]
+    );
+    assert!(server
+        .names("/services?modified_after=2999-01-01T00:00:00Z")
+        .is_empty());
+    // A change moves the service past a later modified_after.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mark = chrono::Utc::now().to_rfc3339();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    server.import(&[Fixture::new("open")
+        .with(json!({"description": "changed"}))
+        .build()]);
+    let q = format!("/services?modified_after={}", mark.replace('+', "%2B"));
+    assert_eq!(server.names(&q), ["open"]);
+    // An identical re-import changes nothing.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mark = chrono::Utc::now().to_rfc3339();
+    server.import(&[Fixture::new("open")
+        .with(json!({"description": "changed"}))
+        .build()]);
+    assert!(server
+        .names(&format!(
+            "/services?modified_after={}",
+            mark.replace('+', "%2B")
+        ))
+        .is_empty());
+}
+
+#[test]
+fn confidential_locations_are_coarsened_in_public() {
+    let exact = (38.031234, -78.481234);
+    let server = TestServer::with(&[Fixture::new("safe house")
+        .at(exact.0, exact.1)
+        .location(json!({"confidential": true, "addresses": [{
+            "id": common::id("addr/safe"), "address_1": "10 Hidden Lane", "city": "Charlottesville",
+            "state_province": "VA", "postal_code": "22903", "country": "US", "address_type": "physical"}]}))
+        .build()]);
+    let id = Fixture::new("safe house").id();
+    let s = server.json(&format!("/services/{id}"));
+    let l = &s["service_at_locations"][0]["location"];
+    assert!(l.get("addresses").is_none());
+    assert_eq!(l["latitude"], 38.03);
+    assert_eq!(l["longitude"], -78.48);
+    let text = server
+        .get(&format!(
+            "/service_at_locations?lat={LAT}&lon={LON}&full=true"
+        ))
+        .text()
+        .unwrap();
+    assert!(!text.contains("Hidden Lane") && !text.contains("38.031234"));
+}
