@@ -138,6 +138,7 @@ field() { # field NAME LINE -> value of NAME=value in LINE
 
 ROWS=()
 NOTES=()
+IMPORTS=()
 
 bench_backend() {
     local backend="$1" url import_log t0 t1 import_s rate imported rejected summary status
@@ -166,8 +167,11 @@ bench_backend() {
     log "[$backend] importing $SERVICES services ($DATA_MB MB of ndjson)"
     t0="$(date +%s.%N)"
     status=0
-    DATABASE_URL="$url" HAVEN_LOG=warn timeout "$IMPORT_TIMEOUT" \
-        /usr/bin/env time -f 'IMPORT_TIME elapsed=%e maxrss_kb=%M' \
+    # GNU time (if present) reports the importer's peak RSS; it wraps `timeout`, so a stopped
+    # import is still reported.
+    local timer=()
+    [ -x /usr/bin/time ] && timer=(/usr/bin/time -f 'IMPORT_TIME elapsed=%e maxrss_kb=%M')
+    DATABASE_URL="$url" HAVEN_LOG=warn "${timer[@]}" timeout "$IMPORT_TIMEOUT" \
         "$BIN" import "$DATA" >"$import_log" 2>&1 || status=$?
     t1="$(date +%s.%N)"
     import_s="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
@@ -184,6 +188,7 @@ bench_backend() {
         NOTES+=("$backend: $rejected records rejected; first: $(grep -m1 '^rejected' "$import_log")")
     fi
     log "[$backend] import: ${import_s}s, exit $status, ${summary:-no summary}"
+    IMPORTS+=("$backend: ${summary:-no summary line} in ${import_s} s (exit status $status)${import_rss:+, importer peak RSS $((import_rss / 1024)) MB}")
 
     # Serve.
     local port base serve_log
@@ -308,6 +313,9 @@ echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 for r in "${ROWS[@]}"; do echo "$r"; done
 echo
 echo "Machine: $(nproc) CPUs ($model), $mem RAM, Linux $(uname -r); haven $commit; wrk $(wrk -v 2>&1 | head -n1 | awk '{ print $2 }'); data seed $SEED, $DATA_MB MB ndjson."
+echo
+echo "Imports:"
+for n in "${IMPORTS[@]}"; do echo "- $n"; done
 if [ "${#NOTES[@]}" -gt 0 ]; then
     echo
     echo "Notes:"

@@ -18,7 +18,6 @@ service reachable: cost, opening hours, low-barrier access, language and accessi
 Public reads need no key. Errors are RFC 9457 `application/problem+json` naming each bad field.\n\n\
 HSDS is by Open Referral, CC BY-SA 4.0: \"Human Services Data Specification: an Open Referral \
 resource (https://openreferral.org/)\".",
-        license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
         version = "0.1.0"
     ),
     servers((url = "/", description = "This server")),

@@ -186,7 +186,8 @@ pub async fn get(
         .unwrap_or(false);
     let org = state
         .db(move |conn| {
-            let Some(org) = store::organizations(conn, &[id.clone()])?.remove(&id) else {
+            let Some(org) = store::organizations(conn, std::slice::from_ref(&id))?.remove(&id)
+            else {
                 return Ok(None);
             };
             Ok(Some(full(conn, org, full_service)?))

@@ -90,9 +90,11 @@ impl r2d2::ManageConnection for Manager {
                 let mut conn = SqliteConnection::establish(sqlite_path(&self.url))?;
                 // WAL lets readers run beside the one writer; a commit is durable once it
                 // returns (synchronous=FULL), so an acknowledged write survives a crash.
+                // busy_timeout first: switching to WAL takes a lock, and another connection
+                // may be writing.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
