@@ -86,9 +86,6 @@ pub fn app(
 > {
     let (app, spec) = routes_and_spec();
     app.app_data(web::Data::new(state))
-        .app_data(web::QueryConfig::default().error_handler(|err, _| {
-            ApiError::invalid("query", format!("the query string cannot be read: {err}")).into()
-        }))
         .app_data(web::PathConfig::default().error_handler(|err, _| {
             ApiError::invalid("id", format!("the path cannot be read: {err}")).into()
         }))

@@ -41,6 +41,20 @@ fn demo_directory_round_trips_and_validates() {
 }
 
 #[test]
+fn a_service_may_name_its_organisation_only_by_nesting_it() {
+    let mut service = common::Fixture::new("nested only").build();
+    service.as_object_mut().unwrap().remove("organization_id");
+    let server = TestServer::with(std::slice::from_ref(&service));
+    let got = server.json(&format!("/services/{}", service["id"].as_str().unwrap()));
+    assert_eq!(got, service);
+    let org = common::id("organization/test");
+    assert_eq!(
+        server.names(&format!("/services?organization_id={org}")),
+        ["nested only"]
+    );
+}
+
+#[test]
 fn list_pages_use_the_hsds_envelope() {
     let server = TestServer::with(&samhsa());
     let page = server.json("/services?per_page=7&page=2");

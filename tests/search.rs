@@ -131,8 +131,9 @@ fn vocabulary_filters_any_of_and_all_of() {
         Fixture::new("D").build(),
     ]);
     let names = |q: &str| sorted(server.names(&format!("/services?{q}")));
-    // Any of.
+    // Any of; a repeated parameter is the same as a comma list.
     assert_eq!(names("cost=free,medicaid"), ["A", "C"]);
+    assert_eq!(names("cost=free&cost=medicaid"), ["A", "C"]);
     assert_eq!(names("cost=sliding_scale"), ["B"]);
     assert_eq!(names("population=youth,women"), ["A", "C"]);
     assert_eq!(names("delivery=phone,in_person"), ["A", "B"]);

@@ -8,7 +8,7 @@ use super::{path_id, store, views};
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::hsds::model::{Organization, Page};
-use crate::search::filters::{boolean, words, PageParams};
+use crate::search::filters::{boolean, words, FormatCode, PageParams, Params};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -29,7 +29,7 @@ pub struct OrganizationParams {
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub per_page: Option<String>,
     /// `json` (paged, the default) or `ndjson` (every match, one per line, unpaged).
-    #[param(value_type = Option<String>, pattern = "^(json|ndjson)$")]
+    #[param(value_type = Option<FormatCode>)]
     pub format: Option<String>,
 }
 
@@ -91,7 +91,7 @@ fn full(conn: &mut DbConnection, org: Organization, full_service: bool) -> ApiRe
 #[get("/organizations")]
 pub async fn list(
     state: web::Data<AppState>,
-    params: web::Query<OrganizationParams>,
+    Params(params): Params<OrganizationParams>,
 ) -> ApiResult<HttpResponse> {
     let mut errors = vec![];
     let page = PageParams {
@@ -178,7 +178,7 @@ pub async fn list(
 pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
-    params: web::Query<OrganizationGetParams>,
+    Params(params): Params<OrganizationGetParams>,
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&id)?;
     let full_service = boolean("full_service", &params.full_service)

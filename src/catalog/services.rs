@@ -11,7 +11,7 @@ use super::{ndjson, path_id, store, views};
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::hsds::model::{Page, Service};
-use crate::search::filters::{Format, Search, SearchParams};
+use crate::search::filters::{Format, Params, Search, SearchParams};
 use crate::search::query::{self, Hit, Unit, Window};
 use crate::state::AppState;
 
@@ -92,7 +92,7 @@ fn render(conn: &mut DbConnection, s: &Search, hits: &[Hit]) -> ApiResult<Vec<Se
 #[get("/services")]
 pub async fn list(
     state: web::Data<AppState>,
-    params: web::Query<SearchParams>,
+    Params(params): Params<SearchParams>,
 ) -> ApiResult<HttpResponse> {
     let s = params.parse(Utc::now())?;
     let state = state.get_ref().clone();

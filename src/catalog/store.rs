@@ -800,20 +800,31 @@ fn service_at_locations(
 
 /// Fully nested services, in the order of `ids`; unknown ids are skipped.
 pub fn services(conn: &mut DbConnection, ids: &[String]) -> anyhow::Result<Vec<Service>> {
-    let rows = docs(conn, "service", ids)?;
+    #[derive(QueryableByName)]
+    struct ServiceRow {
+        #[diesel(sql_type = Text)]
+        id: String,
+        #[diesel(sql_type = Nullable<Text>)]
+        organization_id: Option<String>,
+        #[diesel(sql_type = Text)]
+        doc: String,
+    }
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut q = Sql::new("SELECT id, organization_id, doc FROM service WHERE id IN ");
+    q.bind_list(ids);
+    let rows = q.load::<ServiceRow>(conn)?;
     let children = read_children(conn, &SERVICE, ids)?;
-    let mut maps: HashMap<String, Map<String, Value>> = HashMap::new();
+    // The organisation comes from the column: a service may name it only by nesting it.
+    let mut maps: HashMap<String, (Option<String>, Map<String, Value>)> = HashMap::new();
     for r in rows {
         let map = assemble(&r.doc, children.get(&r.id))?;
-        maps.insert(r.id, map);
+        maps.insert(r.id, (r.organization_id, map));
     }
     let org_ids: Vec<String> = maps
         .values()
-        .filter_map(|m| {
-            m.get("organization_id")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
+        .filter_map(|(org, _)| org.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -829,11 +840,11 @@ pub fn services(conn: &mut DbConnection, ids: &[String]) -> anyhow::Result<Vec<S
     }
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let Some(map) = maps.remove(id) else { continue };
+        let Some((org_id, map)) = maps.remove(id) else {
+            continue;
+        };
         let mut service: Service = from_map(map)?;
-        if let Some(org_id) = &service.organization_id {
-            service.organization = orgs.get(org_id).cloned().map(Box::new);
-        }
+        service.organization = org_id.and_then(|o| orgs.get(&o).cloned()).map(Box::new);
         service.service_at_locations = sals.remove(id).unwrap_or_default();
         out.push(service);
     }

@@ -11,7 +11,7 @@ use crate::db::Sql;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::hsds::model::{Page, Taxonomy, TaxonomyTerm};
 use crate::hsds::validate::is_uuid;
-use crate::search::filters::{boolean, words, PageParams, PageRequest};
+use crate::search::filters::{boolean, words, FormatCode, PageParams, PageRequest, Params};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -26,7 +26,7 @@ pub struct TaxonomyParams {
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub per_page: Option<String>,
     /// `json` (paged, the default) or `ndjson` (every match, one per line, unpaged).
-    #[param(value_type = Option<String>, pattern = "^(json|ndjson)$")]
+    #[param(value_type = Option<FormatCode>)]
     pub format: Option<String>,
 }
 
@@ -42,7 +42,7 @@ pub struct TermParams {
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub per_page: Option<String>,
     /// `json` (paged, the default) or `ndjson` (every match, one per line, unpaged).
-    #[param(value_type = Option<String>, pattern = "^(json|ndjson)$")]
+    #[param(value_type = Option<FormatCode>)]
     pub format: Option<String>,
     /// Terms of this taxonomy.
     #[param(value_type = Option<String>, format = Uuid)]
@@ -138,7 +138,7 @@ fn parse_docs<T: DeserializeOwned>(rows: Vec<(String, String)>) -> ApiResult<Vec
 #[get("/taxonomies")]
 pub async fn list_taxonomies(
     state: web::Data<AppState>,
-    params: web::Query<TaxonomyParams>,
+    Params(params): Params<TaxonomyParams>,
 ) -> ApiResult<HttpResponse> {
     let mut errors = vec![];
     let page = page_of(&mut errors, &params.page, &params.per_page);
@@ -210,7 +210,7 @@ pub async fn get_taxonomy(
 #[get("/taxonomy_terms")]
 pub async fn list_terms(
     state: web::Data<AppState>,
-    params: web::Query<TermParams>,
+    Params(params): Params<TermParams>,
 ) -> ApiResult<HttpResponse> {
     let mut errors = vec![];
     let page = page_of(&mut errors, &params.page, &params.per_page);

@@ -3,9 +3,13 @@
 //! Every parameter arrives as text so that a bad value becomes a 400 naming that parameter
 //! (rather than a framework error), and all bad parameters are reported at once.
 
+use std::future::{ready, Ready};
+
+use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, FieldError};
 use crate::hsds::validate::{is_language_code, is_uuid};
@@ -18,6 +22,123 @@ pub const MAX_PROXIMITY: f64 = 250_000.0;
 const MAX_SEARCH_LEN: usize = 200;
 const MAX_LIST_ITEMS: usize = 60;
 const STATUSES: [&str; 4] = ["active", "inactive", "defunct", "temporarily closed"];
+
+/// Query parameters, with a repeated parameter read as a comma list (`cost=free&cost=medicaid`
+/// is `cost=free,medicaid`), and an unreadable query string a 400 rather than a framework error.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned> Params<T> {
+    pub fn parse(query: &str) -> Result<T, ApiError> {
+        let unreadable = |e: serde_urlencoded::de::Error| {
+            ApiError::invalid("query", format!("the query string cannot be read: {e}"))
+        };
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(unreadable)?;
+        let mut merged: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            match merged.iter_mut().find(|(name, _)| *name == k) {
+                Some((_, existing)) => {
+                    existing.push(',');
+                    existing.push_str(&v);
+                }
+                None => merged.push((k, v)),
+            }
+        }
+        let again = serde_urlencoded::to_string(&merged)
+            .map_err(|e| ApiError::invalid("query", e.to_string()))?;
+        serde_urlencoded::from_str(&again).map_err(unreadable)
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Params<T> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Self::parse(req.query_string()).map(Params))
+    }
+}
+
+// The allowed values of the vocabulary parameters, for the OpenAPI document only: parsing
+// checks against the vocabularies themselves, and a test keeps the two the same.
+
+/// A `haven-cost` code.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CostCode {
+    Free,
+    SlidingScale,
+    Medicaid,
+    Medicare,
+    PrivateInsurance,
+    PayWhatYouCan,
+}
+
+/// A `haven-accessibility` code.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessibilityCode {
+    Wheelchair,
+    SignLanguage,
+    Interpreter,
+    HearingLoop,
+    Braille,
+    AccessibleRestroom,
+}
+
+/// A `haven-delivery` code.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryCode {
+    InPerson,
+    Virtual,
+    Phone,
+    Outreach,
+}
+
+/// A `haven-low-barrier` code.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LowBarrierCode {
+    WalkIn,
+    NoIdRequired,
+    Anonymous,
+    NoAbstinenceRequired,
+    NoInsuranceRequired,
+    NoReferralRequired,
+}
+
+/// A `haven-population` code.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PopulationCode {
+    PeopleWhoUseDrugs,
+    Youth,
+    Women,
+    Lgbtq,
+    SexWorkers,
+    Veterans,
+    Families,
+    Homeless,
+}
+
+/// An HSDS service status.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusCode {
+    Active,
+    Inactive,
+    Defunct,
+    #[serde(rename = "temporarily closed")]
+    TemporarilyClosed,
+}
+
+/// A response format.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FormatCode {
+    Json,
+    Ndjson,
+}
 
 /// The query parameters of `GET /services` and `GET /service_at_locations`.
 #[derive(Debug, Default, Clone, Deserialize, IntoParams)]
@@ -51,7 +172,7 @@ pub struct SearchParams {
     #[param(value_type = Option<bool>)]
     pub full: Option<String>,
     /// `json` (paged, the default) or `ndjson` (every match, one per line, unpaged).
-    #[param(value_type = Option<String>, pattern = "^(json|ndjson)$")]
+    #[param(value_type = Option<FormatCode>)]
     pub format: Option<String>,
     /// Latitude of the search point (WGS84). Give with `lon`.
     #[param(value_type = Option<f64>, minimum = -90, maximum = 90)]
@@ -64,32 +185,32 @@ pub struct SearchParams {
     pub proximity: Option<String>,
     /// Haven service-type codes or category codes, any of (`HR01,MD`). See the
     /// `haven-services` taxonomy.
-    #[param(value_type = Option<String>, example = "HR01,MD")]
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z]{2}([0-9]{2})?(,[A-Za-z]{2}([0-9]{2})?)*$", example = "HR01,MD")]
     pub taxonomy_code: Option<String>,
     /// Any of: `free, sliding_scale, medicaid, medicare, private_insurance, pay_what_you_can`.
-    #[param(value_type = Option<String>, example = "free,sliding_scale")]
+    #[param(value_type = Option<Vec<CostCode>>, style = Form, explode = false)]
     pub cost: Option<String>,
     /// Services whose cheapest cost option is at most this amount (free counts as 0).
     #[param(value_type = Option<f64>, minimum = 0)]
     pub max_fee: Option<String>,
     /// All of: `wheelchair, sign_language, interpreter, hearing_loop, braille,
     /// accessible_restroom`.
-    #[param(value_type = Option<String>, example = "wheelchair")]
+    #[param(value_type = Option<Vec<AccessibilityCode>>, style = Form, explode = false)]
     pub accessibility: Option<String>,
     /// Language codes, any of: ISO 639-1 where the language has one (`en`, `es`), ISO 639-3
     /// otherwise (`ase`).
-    #[param(value_type = Option<String>, example = "es")]
+    #[param(value_type = Option<Vec<String>>, style = Form, explode = false, example = json!(["es", "ase"]))]
     pub language: Option<String>,
     /// Any of: `in_person, virtual, phone, outreach`.
-    #[param(value_type = Option<String>, example = "in_person")]
+    #[param(value_type = Option<Vec<DeliveryCode>>, style = Form, explode = false)]
     pub delivery: Option<String>,
     /// All of: `walk_in, no_id_required, anonymous, no_abstinence_required,
     /// no_insurance_required, no_referral_required`.
-    #[param(value_type = Option<String>, example = "walk_in,no_id_required")]
+    #[param(value_type = Option<Vec<LowBarrierCode>>, style = Form, explode = false)]
     pub low_barrier: Option<String>,
     /// Any of: `people_who_use_drugs, youth, women, lgbtq, sex_workers, veterans, families,
     /// homeless`.
-    #[param(value_type = Option<String>, example = "people_who_use_drugs")]
+    #[param(value_type = Option<Vec<PopulationCode>>, style = Form, explode = false)]
     pub population: Option<String>,
     /// The client's age in years: services whose minimum and maximum age admit it.
     #[param(value_type = Option<f64>, minimum = 0, maximum = 150)]
@@ -105,7 +226,7 @@ pub struct SearchParams {
     pub postcode: Option<String>,
     /// Service status, any of `active, inactive, defunct, temporarily closed`; default `active`
     /// (a Haven extension: people should not be sent to a closed service).
-    #[param(value_type = Option<String>, example = "active")]
+    #[param(value_type = Option<Vec<StatusCode>>, style = Form, explode = false)]
     pub status: Option<String>,
 }
 
@@ -560,6 +681,98 @@ mod tests {
         assert_eq!(s.per_page, DEFAULT_PER_PAGE);
         assert_eq!(s.statuses, ["active"]);
         assert_eq!(parse("").unwrap().point, None);
+    }
+
+    #[test]
+    fn documented_values_are_the_vocabularies() {
+        fn names<T: Serialize>(values: &[T]) -> Vec<String> {
+            values
+                .iter()
+                .map(|v| {
+                    serde_json::to_value(v)
+                        .unwrap()
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect()
+        }
+        let codes =
+            |f: Facet| -> Vec<String> { VOCABULARIES.get(f).codes().map(str::to_string).collect() };
+        use AccessibilityCode as A;
+        use LowBarrierCode as L;
+        use PopulationCode as P;
+        assert_eq!(
+            names(&[
+                CostCode::Free,
+                CostCode::SlidingScale,
+                CostCode::Medicaid,
+                CostCode::Medicare,
+                CostCode::PrivateInsurance,
+                CostCode::PayWhatYouCan
+            ]),
+            codes(Facet::Cost)
+        );
+        assert_eq!(
+            names(&[
+                A::Wheelchair,
+                A::SignLanguage,
+                A::Interpreter,
+                A::HearingLoop,
+                A::Braille,
+                A::AccessibleRestroom
+            ]),
+            codes(Facet::Accessibility)
+        );
+        assert_eq!(
+            names(&[
+                DeliveryCode::InPerson,
+                DeliveryCode::Virtual,
+                DeliveryCode::Phone,
+                DeliveryCode::Outreach
+            ]),
+            codes(Facet::Delivery)
+        );
+        assert_eq!(
+            names(&[
+                L::WalkIn,
+                L::NoIdRequired,
+                L::Anonymous,
+                L::NoAbstinenceRequired,
+                L::NoInsuranceRequired,
+                L::NoReferralRequired
+            ]),
+            codes(Facet::LowBarrier)
+        );
+        assert_eq!(
+            names(&[
+                P::PeopleWhoUseDrugs,
+                P::Youth,
+                P::Women,
+                P::Lgbtq,
+                P::SexWorkers,
+                P::Veterans,
+                P::Families,
+                P::Homeless
+            ]),
+            codes(Facet::Population)
+        );
+        assert_eq!(
+            names(&[
+                StatusCode::Active,
+                StatusCode::Inactive,
+                StatusCode::Defunct,
+                StatusCode::TemporarilyClosed
+            ]),
+            STATUSES
+        );
+    }
+
+    #[test]
+    fn repeated_parameters_are_lists() {
+        let p: SearchParams = Params::parse("cost=free&cost=medicaid&lat=1").unwrap();
+        assert_eq!(p.cost.as_deref(), Some("free,medicaid"));
+        assert_eq!(p.lat.as_deref(), Some("1"));
     }
 
     #[test]

@@ -337,8 +337,14 @@ impl Fixture {
             "description": format!("{} test service", self.name),
             "status": "active",
             "organization": {"id": org, "name": "Test organisation", "description": "Runs test services."},
-            "attributes": self.terms.iter().map(|(t, c)| attribute(&sid, "service", t, c)).collect::<Vec<_>>(),
         });
+        if !self.terms.is_empty() {
+            service["attributes"] = self
+                .terms
+                .iter()
+                .map(|(t, c)| attribute(&sid, "service", t, c))
+                .collect();
+        }
         if let Some((lat, lon)) = self.point {
             let lid = id(&format!("location/{}", self.name));
             let mut location = json!({
