@@ -6,6 +6,10 @@ use utoipa::openapi::security::SecurityRequirement;
 use utoipa::OpenApi;
 
 use crate::error::{FieldError, Problem};
+use crate::search::filters::{
+    AccessibilityCode, CostCode, DeliveryCode, FormatCode, LowBarrierCode, PopulationCode,
+    StatusCode,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,7 +29,17 @@ resource (https://openreferral.org/)\".",
         (name = "catalogue", description = "The public HSDS 3.0 directory"),
         (name = "meta", description = "About the API, health and readiness"),
     ),
-    components(schemas(Problem, FieldError))
+    components(schemas(
+        Problem,
+        FieldError,
+        CostCode,
+        AccessibilityCode,
+        DeliveryCode,
+        LowBarrierCode,
+        PopulationCode,
+        StatusCode,
+        FormatCode
+    ))
 )]
 pub struct ApiDoc;
 
