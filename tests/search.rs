@@ -437,6 +437,16 @@ fn confidential_locations_are_coarsened_in_public() {
     assert!(l.get("addresses").is_none());
     assert_eq!(l["latitude"], 38.03);
     assert_eq!(l["longitude"], -78.48);
+    // Distances are from the coarse point, so they cannot be used to find the exact one.
+    let page = server.json(&format!("/service_at_locations?lat={LAT}&lon={LON}"));
+    let from_coarse = haven::search::place::distance(
+        haven::search::filters::Point { lat: LAT, lon: LON },
+        haven::search::filters::Point {
+            lat: 38.03,
+            lon: -78.48,
+        },
+    );
+    assert!((page["contents"][0]["distance"].as_f64().unwrap() - from_coarse).abs() < 0.01);
     let text = server
         .get(&format!(
             "/service_at_locations?lat={LAT}&lon={LON}&full=true"

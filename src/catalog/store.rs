@@ -485,7 +485,10 @@ pub fn put_service(conn: &mut DbConnection, service: &Service) -> anyhow::Result
         }
         for sal in &service.service_at_locations {
             if let Some(location) = &sal.location {
-                let org = service.organization_id.as_deref();
+                let org = service
+                    .organization_id
+                    .as_deref()
+                    .or(service.organization.as_ref().map(|o| o.id.as_str()));
                 if put_location(conn, location, org)? == Written::Updated {
                     affected.extend(ids_where(
                         conn,

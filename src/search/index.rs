@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::catalog::views::coarse;
 use crate::hsds::model::{Attribute, Location, Schedule, Service, ServiceAtLocation};
 use crate::search::filters::normalise_postcode;
 use crate::search::hours::has_hours;
@@ -178,7 +179,16 @@ pub fn entries(service: &Service, time_zone: impl Fn(&Location) -> Option<String
             }
         }
         let hours = effective_hours(service, sal, location);
-        let point = location.and_then(|l| l.latitude.zip(l.longitude));
+        // A confidential location is searched by its public, coarse point, so that distances
+        // cannot be used to find it.
+        let point = location.and_then(|l| {
+            let p = l.latitude.zip(l.longitude)?;
+            Some(if l.confidential == Some(true) {
+                (coarse(p.0), coarse(p.1))
+            } else {
+                p
+            })
+        });
         Entry {
             service_id: service.id.clone(),
             service_at_location_id: sal.map(|s| s.id.clone()),
