@@ -14,9 +14,12 @@ use actix_web::HttpResponse;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
+use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
+use crate::hsds::model::Page;
 use crate::hsds::validate::is_uuid;
-use crate::search::query::Hit;
+use crate::search::filters::{Format, Search};
+use crate::search::query::{self, Hit, Unit, Window};
 use crate::state::AppState;
 
 /// A path id: a malformed one is a 400 naming `id`, not a 404.
@@ -60,4 +63,109 @@ where
     HttpResponse::Ok()
         .content_type("application/x-ndjson")
         .streaming(body.map(|r| r.map_err(actix_web::Error::from)))
+}
+
+/// Runs a search and answers with a page, or with every match as ndjson; `render` turns hits
+/// into the items shown.
+pub async fn search_response<T, R>(
+    state: AppState,
+    s: Search,
+    unit: Unit,
+    render: R,
+) -> ApiResult<HttpResponse>
+where
+    T: Serialize + Send + 'static,
+    R: Fn(&mut DbConnection, &Search, &[Hit]) -> ApiResult<Vec<T>> + Send + Sync + Clone + 'static,
+{
+    if s.format == Format::Ndjson {
+        let q = s.clone();
+        let (hits, _) = state
+            .db(move |conn| Ok(query::run(conn, &q, unit, Window::All)?))
+            .await?;
+        return Ok(ndjson(state, hits, move |conn, batch| {
+            render(conn, &s, batch)
+        }));
+    }
+    let (page, per_page) = (s.page, s.per_page);
+    let (items, total) = state
+        .db(move |conn| {
+            let (hits, total) = query::run(conn, &s, unit, Window::Page { page, per_page })?;
+            Ok((render(conn, &s, &hits)?, total))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::new(items, total, page, per_page)))
+}
+
+/// The page and format parameters of the simpler list endpoints, validated together with any
+/// other parameters into `errors`.
+pub struct Listing {
+    pub page: crate::search::filters::PageRequest,
+    pub ndjson: bool,
+}
+
+impl Listing {
+    pub fn parse(
+        errors: &mut Vec<crate::error::FieldError>,
+        page: &Option<String>,
+        per_page: &Option<String>,
+        format: &Option<String>,
+    ) -> Listing {
+        use crate::search::filters::{PageParams, PageRequest};
+        let page = match (PageParams {
+            page: page.clone(),
+            per_page: per_page.clone(),
+        })
+        .parse()
+        {
+            Ok(p) => p,
+            Err(ApiError::Invalid(e)) => {
+                errors.extend(e);
+                PageRequest {
+                    page: 1,
+                    per_page: 1,
+                }
+            }
+            Err(_) => PageRequest {
+                page: 1,
+                per_page: 1,
+            },
+        };
+        let ndjson = match format
+            .as_deref()
+            .map(str::trim)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("") | Some("json") => false,
+            Some("ndjson") => true,
+            Some(_) => {
+                errors.push(crate::error::FieldError::new(
+                    "format",
+                    "must be json or ndjson",
+                ));
+                false
+            }
+        };
+        Listing { page, ndjson }
+    }
+
+    /// The rows to fetch: one page, or all of them for ndjson.
+    pub fn window(&self) -> Option<(i64, i64)> {
+        (!self.ndjson).then_some((self.page.page, self.page.per_page))
+    }
+
+    /// A page, or every item as ndjson.
+    pub fn respond<T: Serialize>(&self, items: Vec<T>, total: i64) -> ApiResult<HttpResponse> {
+        if self.ndjson {
+            let mut body = Vec::new();
+            for item in &items {
+                serde_json::to_writer(&mut body, item).map_err(|e| ApiError::Internal(e.into()))?;
+                body.push(b'\n');
+            }
+            return Ok(HttpResponse::Ok()
+                .content_type("application/x-ndjson")
+                .body(body));
+        }
+        Ok(HttpResponse::Ok().json(Page::new(items, total, self.page.page, self.page.per_page)))
+    }
 }

@@ -4,11 +4,11 @@ use actix_web::{get, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{path_id, store, views};
+use super::{path_id, store, views, Listing};
 use crate::db::DbConnection;
-use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::hsds::model::{Organization, Page};
-use crate::search::filters::{boolean, words, FormatCode, PageParams, Params};
+use crate::search::filters::{boolean, flag, words, FormatCode, Params};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -39,20 +39,6 @@ pub struct OrganizationGetParams {
     /// `true`: the organisation's services fully nested (otherwise in list form).
     #[param(value_type = Option<bool>)]
     pub full_service: Option<String>,
-}
-
-/// Is the format ndjson? A bad value is a 400 naming `format`.
-pub fn is_ndjson(format: &Option<String>) -> Result<bool, FieldError> {
-    match format
-        .as_deref()
-        .map(str::trim)
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None | Some("") | Some("json") => Ok(false),
-        Some("ndjson") => Ok(true),
-        Some(_) => Err(FieldError::new("format", "must be json or ndjson")),
-    }
 }
 
 /// A fully nested organisation: children, locations and services.
@@ -94,38 +80,14 @@ pub async fn list(
     Params(params): Params<OrganizationParams>,
 ) -> ApiResult<HttpResponse> {
     let mut errors = vec![];
-    let page = PageParams {
-        page: params.page.clone(),
-        per_page: params.per_page.clone(),
-    }
-    .parse();
-    let page = match page {
-        Ok(p) => Some(p),
-        Err(ApiError::Invalid(e)) => {
-            errors.extend(e);
-            None
-        }
-        Err(e) => return Err(e),
-    };
-    let full_service = boolean("full_service", &params.full_service)
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten()
-        .unwrap_or(false);
-    let nested = boolean("full", &params.full)
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten()
-        .unwrap_or(false)
-        || full_service;
-    let ndjson = is_ndjson(&params.format)
-        .map_err(|e| errors.push(e))
-        .unwrap_or(false);
-    let Some(page) = page.filter(|_| errors.is_empty()) else {
+    let listing = Listing::parse(&mut errors, &params.page, &params.per_page, &params.format);
+    let full_service = flag(&mut errors, "full_service", &params.full_service);
+    let nested = flag(&mut errors, "full", &params.full) || full_service;
+    if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
-    };
+    }
     let words = words(params.search.as_deref().unwrap_or(""));
-    let window = (!ndjson).then_some((page.page, page.per_page));
+    let window = listing.window();
     let (items, total) = state
         .db(move |conn| {
             let (rows, total) = store::named_page(
@@ -150,17 +112,7 @@ pub async fn list(
             Ok((items, total))
         })
         .await?;
-    if ndjson {
-        let mut body = String::new();
-        for item in &items {
-            body.push_str(&serde_json::to_string(item).map_err(|e| ApiError::Internal(e.into()))?);
-            body.push('\n');
-        }
-        return Ok(HttpResponse::Ok()
-            .content_type("application/x-ndjson")
-            .body(body));
-    }
-    Ok(HttpResponse::Ok().json(Page::new(items, total, page.page, page.per_page)))
+    listing.respond(items, total)
 }
 
 /// A fully nested organisation, with its locations and services.

@@ -1,7 +1,8 @@
 //! Haven's vocabularies in the database, and the built-in demo directory.
 
 use crate::catalog::import::{self, Report};
-use crate::db::{DbConnection, Sql};
+use crate::catalog::store;
+use crate::db::DbConnection;
 use crate::hsds::model::{Taxonomy, TaxonomyTerm};
 use crate::vocab::VOCABULARIES;
 
@@ -18,14 +19,7 @@ pub fn vocabularies(conn: &mut DbConnection) -> anyhow::Result<()> {
                 version: Some("1.0.0".to_string()),
                 ..Default::default()
             };
-            let mut q = Sql::new("INSERT INTO taxonomy (id, name, doc) VALUES (");
-            q.bind(&taxonomy.id)
-                .push(", ")
-                .bind(&taxonomy.name)
-                .push(", ")
-                .bind(serde_json::to_string(&taxonomy)?)
-                .push(") ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc");
-            q.execute(conn)?;
+            store::put_taxonomy(conn, &taxonomy)?;
             for t in &v.terms {
                 let term = TaxonomyTerm {
                     id: v.term_id(&t.code).to_string(),
@@ -38,28 +32,7 @@ pub fn vocabularies(conn: &mut DbConnection) -> anyhow::Result<()> {
                     language: Some("en".to_string()),
                     ..Default::default()
                 };
-                let mut q = Sql::new(
-                    "INSERT INTO taxonomy_term (id, code, name, parent_id, taxonomy, taxonomy_id, doc) VALUES (",
-                );
-                q.bind(&term.id)
-                    .push(", ")
-                    .bind(term.code.clone())
-                    .push(", ")
-                    .bind(&term.name)
-                    .push(", ")
-                    .bind(term.parent_id.clone())
-                    .push(", ")
-                    .bind(term.taxonomy.clone())
-                    .push(", ")
-                    .bind(term.taxonomy_id.clone())
-                    .push(", ")
-                    .bind(serde_json::to_string(&term)?)
-                    .push(
-                        ") ON CONFLICT (id) DO UPDATE SET code = excluded.code, name = excluded.name, \
-                         parent_id = excluded.parent_id, taxonomy = excluded.taxonomy, \
-                         taxonomy_id = excluded.taxonomy_id, doc = excluded.doc",
-                    );
-                q.execute(conn)?;
+                store::put_term(conn, &term)?;
             }
         }
         Ok(())

@@ -7,12 +7,12 @@ use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{ndjson, path_id, store, views};
+use super::{path_id, search_response, store, views};
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::hsds::model::{Page, Service};
-use crate::search::filters::{Format, Params, Search, SearchParams};
-use crate::search::query::{self, Hit, Unit, Window};
+use crate::search::filters::{Params, Search, SearchParams};
+use crate::search::query::{Hit, Unit};
 use crate::state::AppState;
 
 /// A service in `minimal` form.
@@ -95,28 +95,7 @@ pub async fn list(
     Params(params): Params<SearchParams>,
 ) -> ApiResult<HttpResponse> {
     let s = params.parse(Utc::now())?;
-    let state = state.get_ref().clone();
-    if s.format == Format::Ndjson {
-        let q = s.clone();
-        let (hits, _) = state
-            .db(move |conn| Ok(query::run(conn, &q, Unit::Service, Window::All)?))
-            .await?;
-        return Ok(ndjson(state, hits, move |conn, batch| {
-            render(conn, &s, batch)
-        }));
-    }
-    let page = (s.page, s.per_page);
-    let (items, total) = state
-        .db(move |conn| {
-            let window = Window::Page {
-                page: s.page,
-                per_page: s.per_page,
-            };
-            let (hits, total) = query::run(conn, &s, Unit::Service, window)?;
-            Ok((render(conn, &s, &hits)?, total))
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(Page::new(items, total, page.0, page.1)))
+    search_response(state.get_ref().clone(), s, Unit::Service, render).await
 }
 
 /// A fully nested service.

@@ -16,7 +16,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::db::{Backend, DbConnection, Sql};
-use crate::hsds::model::{Attribute, Location, Organization, Service, ServiceAtLocation};
+use crate::hsds::model::{
+    Attribute, Location, Organization, Service, ServiceAtLocation, Taxonomy, TaxonomyTerm,
+};
 use crate::search::filters::stored_timestamp;
 use crate::search::{index, place};
 use crate::vocab::VOCABULARIES;
@@ -405,6 +407,52 @@ fn put_location(
     })
 }
 
+/// Upserts a taxonomy.
+pub fn put_taxonomy(conn: &mut DbConnection, taxonomy: &Taxonomy) -> anyhow::Result<()> {
+    let mut q = Sql::new("INSERT INTO taxonomy (id, name, doc) VALUES (");
+    q.bind(&taxonomy.id)
+        .push(", ")
+        .bind(&taxonomy.name)
+        .push(", ")
+        .bind(serde_json::to_string(taxonomy)?)
+        .push(") ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc");
+    q.execute(conn)?;
+    Ok(())
+}
+
+/// Upserts a taxonomy term (its `taxonomy_detail` is stored as a taxonomy of its own).
+pub fn put_term(conn: &mut DbConnection, term: &TaxonomyTerm) -> anyhow::Result<()> {
+    let mut stored = term.clone();
+    stored.taxonomy_detail = None;
+    let taxonomy_id = term
+        .taxonomy_id
+        .clone()
+        .or_else(|| term.taxonomy_detail.as_ref().map(|t| t.id.clone()));
+    let mut q = Sql::new(
+        "INSERT INTO taxonomy_term (id, code, name, parent_id, taxonomy, taxonomy_id, doc) VALUES (",
+    );
+    q.bind(&term.id)
+        .push(", ")
+        .bind(term.code.as_deref())
+        .push(", ")
+        .bind(&term.name)
+        .push(", ")
+        .bind(term.parent_id.as_deref())
+        .push(", ")
+        .bind(term.taxonomy.as_deref())
+        .push(", ")
+        .bind(taxonomy_id)
+        .push(", ")
+        .bind(serde_json::to_string(&stored)?)
+        .push(
+            ") ON CONFLICT (id) DO UPDATE SET code = excluded.code, name = excluded.name, \
+             parent_id = excluded.parent_id, taxonomy = excluded.taxonomy, \
+             taxonomy_id = excluded.taxonomy_id, doc = excluded.doc",
+        );
+    q.execute(conn)?;
+    Ok(())
+}
+
 /// Keeps the taxonomy terms (and taxonomies) that attributes bring, except Haven's own, whose
 /// definitions are fixed.
 fn put_terms(conn: &mut DbConnection, attributes: &[&Attribute]) -> anyhow::Result<()> {
@@ -421,43 +469,9 @@ fn put_terms(conn: &mut DbConnection, attributes: &[&Attribute]) -> anyhow::Resu
             continue;
         }
         if let Some(taxonomy) = &term.taxonomy_detail {
-            let mut q = Sql::new("INSERT INTO taxonomy (id, name, doc) VALUES (");
-            q.bind(&taxonomy.id)
-                .push(", ")
-                .bind(&taxonomy.name)
-                .push(", ")
-                .bind(serde_json::to_string(taxonomy)?)
-                .push(") ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc");
-            q.execute(conn)?;
+            put_taxonomy(conn, taxonomy)?;
         }
-        let mut stored = term.clone();
-        stored.taxonomy_detail = None;
-        let taxonomy_id = term
-            .taxonomy_id
-            .clone()
-            .or_else(|| term.taxonomy_detail.as_ref().map(|t| t.id.clone()));
-        let mut q = Sql::new(
-            "INSERT INTO taxonomy_term (id, code, name, parent_id, taxonomy, taxonomy_id, doc) VALUES (",
-        );
-        q.bind(&term.id)
-            .push(", ")
-            .bind(term.code.as_deref())
-            .push(", ")
-            .bind(&term.name)
-            .push(", ")
-            .bind(term.parent_id.as_deref())
-            .push(", ")
-            .bind(term.taxonomy.as_deref())
-            .push(", ")
-            .bind(taxonomy_id)
-            .push(", ")
-            .bind(serde_json::to_string(&stored)?)
-            .push(
-                ") ON CONFLICT (id) DO UPDATE SET code = excluded.code, name = excluded.name, \
-                 parent_id = excluded.parent_id, taxonomy = excluded.taxonomy, \
-                 taxonomy_id = excluded.taxonomy_id, doc = excluded.doc",
-            );
-        q.execute(conn)?;
+        put_term(conn, term)?;
     }
     Ok(())
 }

@@ -5,13 +5,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
-use super::organizations::is_ndjson;
-use super::{path_id, store};
+use super::{path_id, store, Listing};
 use crate::db::Sql;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::hsds::model::{Page, Taxonomy, TaxonomyTerm};
 use crate::hsds::validate::is_uuid;
-use crate::search::filters::{boolean, words, FormatCode, PageParams, PageRequest, Params};
+use crate::search::filters::{flag, words, FormatCode, Params};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -55,36 +54,6 @@ pub struct TermParams {
     pub parent_id: Option<String>,
 }
 
-fn collect<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>) -> Option<T> {
-    r.map_err(|e| errors.push(e)).ok()
-}
-
-fn page_of(
-    errors: &mut Vec<FieldError>,
-    page: &Option<String>,
-    per_page: &Option<String>,
-) -> PageRequest {
-    match (PageParams {
-        page: page.clone(),
-        per_page: per_page.clone(),
-    })
-    .parse()
-    {
-        Ok(p) => p,
-        Err(ApiError::Invalid(e)) => {
-            errors.extend(e);
-            PageRequest {
-                page: 1,
-                per_page: 1,
-            }
-        }
-        Err(_) => PageRequest {
-            page: 1,
-            per_page: 1,
-        },
-    }
-}
-
 fn uuid_filter(errors: &mut Vec<FieldError>, field: &str, v: &Option<String>) -> Option<String> {
     let v = v
         .as_deref()
@@ -99,23 +68,27 @@ fn uuid_filter(errors: &mut Vec<FieldError>, field: &str, v: &Option<String>) ->
     }
 }
 
-fn respond<T: Serialize>(
-    items: Vec<T>,
-    total: i64,
-    page: PageRequest,
-    ndjson: bool,
+/// One taxonomy or term by id, or a 404.
+async fn one<T: DeserializeOwned + Serialize>(
+    state: &AppState,
+    table: &'static str,
+    id: &str,
 ) -> ApiResult<HttpResponse> {
-    if ndjson {
-        let mut body = String::new();
-        for item in &items {
-            body.push_str(&serde_json::to_string(item).map_err(|e| ApiError::Internal(e.into()))?);
-            body.push('\n');
-        }
-        return Ok(HttpResponse::Ok()
-            .content_type("application/x-ndjson")
-            .body(body));
-    }
-    Ok(HttpResponse::Ok().json(Page::new(items, total, page.page, page.per_page)))
+    let id = path_id(id)?;
+    let (rows, _) = state
+        .db(move |conn| {
+            Ok(store::named_page(
+                conn,
+                table,
+                |q: &mut Sql| {
+                    q.push(" AND id = ").bind(id.clone());
+                },
+                None,
+            )?)
+        })
+        .await?;
+    let found = parse_docs::<T>(rows)?.pop().ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(found))
 }
 
 fn parse_docs<T: DeserializeOwned>(rows: Vec<(String, String)>) -> ApiResult<Vec<T>> {
@@ -141,13 +114,12 @@ pub async fn list_taxonomies(
     Params(params): Params<TaxonomyParams>,
 ) -> ApiResult<HttpResponse> {
     let mut errors = vec![];
-    let page = page_of(&mut errors, &params.page, &params.per_page);
-    let ndjson = collect(&mut errors, is_ndjson(&params.format)).unwrap_or(false);
+    let listing = Listing::parse(&mut errors, &params.page, &params.per_page, &params.format);
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
     let words = words(params.search.as_deref().unwrap_or(""));
-    let window = (!ndjson).then_some((page.page, page.per_page));
+    let window = listing.window();
     let (rows, total) = state
         .db(move |conn| {
             Ok(store::named_page(
@@ -158,7 +130,7 @@ pub async fn list_taxonomies(
             )?)
         })
         .await?;
-    respond(parse_docs::<Taxonomy>(rows)?, total, page, ndjson)
+    listing.respond(parse_docs::<Taxonomy>(rows)?, total)
 }
 
 /// A taxonomy.
@@ -177,23 +149,7 @@ pub async fn get_taxonomy(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let id = path_id(&id)?;
-    let (rows, _) = state
-        .db(move |conn| {
-            Ok(store::named_page(
-                conn,
-                "taxonomy",
-                |q: &mut Sql| {
-                    q.push(" AND id = ").bind(id.clone());
-                },
-                None,
-            )?)
-        })
-        .await?;
-    let found = parse_docs::<Taxonomy>(rows)?
-        .pop()
-        .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(found))
+    one::<Taxonomy>(&state, "taxonomy", &id).await
 }
 
 /// List taxonomy terms.
@@ -213,18 +169,15 @@ pub async fn list_terms(
     Params(params): Params<TermParams>,
 ) -> ApiResult<HttpResponse> {
     let mut errors = vec![];
-    let page = page_of(&mut errors, &params.page, &params.per_page);
-    let ndjson = collect(&mut errors, is_ndjson(&params.format)).unwrap_or(false);
-    let top_only = collect(&mut errors, boolean("top_only", &params.top_only))
-        .flatten()
-        .unwrap_or(false);
+    let listing = Listing::parse(&mut errors, &params.page, &params.per_page, &params.format);
+    let top_only = flag(&mut errors, "top_only", &params.top_only);
     let taxonomy_id = uuid_filter(&mut errors, "taxonomy_id", &params.taxonomy_id);
     let parent_id = uuid_filter(&mut errors, "parent_id", &params.parent_id);
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
     let words = words(params.search.as_deref().unwrap_or(""));
-    let window = (!ndjson).then_some((page.page, page.per_page));
+    let window = listing.window();
     let (rows, total) = state
         .db(move |conn| {
             let filter = |q: &mut Sql| {
@@ -242,7 +195,7 @@ pub async fn list_terms(
             Ok(store::named_page(conn, "taxonomy_term", filter, window)?)
         })
         .await?;
-    respond(parse_docs::<TaxonomyTerm>(rows)?, total, page, ndjson)
+    listing.respond(parse_docs::<TaxonomyTerm>(rows)?, total)
 }
 
 /// A taxonomy term.
@@ -261,21 +214,5 @@ pub async fn get_term(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let id = path_id(&id)?;
-    let (rows, _) = state
-        .db(move |conn| {
-            Ok(store::named_page(
-                conn,
-                "taxonomy_term",
-                |q: &mut Sql| {
-                    q.push(" AND id = ").bind(id.clone());
-                },
-                None,
-            )?)
-        })
-        .await?;
-    let found = parse_docs::<TaxonomyTerm>(rows)?
-        .pop()
-        .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(found))
+    one::<TaxonomyTerm>(&state, "taxonomy_term", &id).await
 }

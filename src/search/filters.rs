@@ -370,14 +370,13 @@ pub fn boolean(errors_field: &str, v: &Option<String>) -> Result<Option<bool>, F
     }
 }
 
-fn flag(errors: &mut Errors, field: &str, v: &Option<String>) -> bool {
-    match boolean(field, v) {
-        Ok(b) => b.unwrap_or(false),
-        Err(e) => {
-            errors.0.push(e);
-            false
-        }
-    }
+/// A boolean parameter, `false` when absent; a bad value is recorded in `errors`.
+pub fn flag(errors: &mut Vec<FieldError>, field: &str, v: &Option<String>) -> bool {
+    boolean(field, v)
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten()
+        .unwrap_or(false)
 }
 
 fn list(errors: &mut Errors, field: &str, v: &Option<String>) -> Vec<String> {
@@ -527,7 +526,7 @@ impl SearchParams {
         }
         s.max_fee = number(&mut e, "max_fee", &self.max_fee, 0.0, 1e12);
         s.age = number(&mut e, "age", &self.age, 0.0, 150.0);
-        let open_now = flag(&mut e, "open_now", &self.open_now);
+        let open_now = flag(&mut e.0, "open_now", &self.open_now);
         s.open_at = instant(&mut e, "open_at", &self.open_at, false);
         if open_now {
             if s.open_at.is_some() {
@@ -567,8 +566,8 @@ impl SearchParams {
                 }
             }
         }
-        s.minimal = flag(&mut e, "minimal", &self.minimal);
-        s.full = flag(&mut e, "full", &self.full);
+        s.minimal = flag(&mut e.0, "minimal", &self.minimal);
+        s.full = flag(&mut e.0, "full", &self.full);
         s.format = match given(&self.format).map(str::to_ascii_lowercase).as_deref() {
             None | Some("json") => Format::Json,
             Some("ndjson") => Format::Ndjson,

@@ -12,7 +12,7 @@ use chrono::{
 use chrono_tz::Tz;
 
 use crate::hsds::model::Schedule;
-use crate::hsds::validate::parse_time;
+use crate::hsds::validate::{parse_byday, parse_date, parse_int_list, parse_time};
 
 /// Whether a schedule gives usable hours (both times present and readable).
 pub fn has_hours(s: &Schedule) -> bool {
@@ -67,39 +67,7 @@ pub fn open_at_local(s: &Schedule, now: NaiveDateTime) -> bool {
 }
 
 fn date(v: &Option<String>) -> Option<NaiveDate> {
-    v.as_deref()
-        .and_then(|d| NaiveDate::parse_from_str(d.get(..10).unwrap_or(d), "%Y-%m-%d").ok())
-}
-
-fn weekday(code: &str) -> Option<Weekday> {
-    Some(match code {
-        "MO" => Weekday::Mon,
-        "TU" => Weekday::Tue,
-        "WE" => Weekday::Wed,
-        "TH" => Weekday::Thu,
-        "FR" => Weekday::Fri,
-        "SA" => Weekday::Sat,
-        "SU" => Weekday::Sun,
-        _ => return None,
-    })
-}
-
-/// Splits `1MO` / `-1FR` / `MO` into an optional ordinal and a weekday.
-fn byday_part(part: &str) -> Option<(Option<i32>, Weekday)> {
-    let part = part.trim().to_ascii_uppercase();
-    if part.len() < 2 {
-        return None;
-    }
-    let (n, day) = part.split_at(part.len() - 2);
-    let day = weekday(day)?;
-    if n.is_empty() {
-        Some((None, day))
-    } else {
-        n.trim_start_matches('+')
-            .parse()
-            .ok()
-            .map(|n| (Some(n), day))
-    }
+    v.as_deref().and_then(parse_date)
 }
 
 fn days_in_month(d: NaiveDate) -> u32 {
@@ -121,14 +89,10 @@ pub fn occurs_on(s: &Schedule, d: NaiveDate) -> bool {
     {
         return false;
     }
-    let days: Vec<(Option<i32>, Weekday)> = s
-        .byday
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .filter(|p| !p.trim().is_empty())
-        .filter_map(byday_part)
-        .collect();
+    let days: Vec<(Option<i32>, Weekday)> = match s.byday.as_deref().map(str::trim) {
+        None | Some("") => vec![],
+        Some(byday) => parse_byday(byday).unwrap_or_default(),
+    };
     let interval = s.interval.filter(|i| *i >= 1.0).unwrap_or(1.0) as i64;
     match s.freq.as_deref().map(str::to_ascii_uppercase).as_deref() {
         None | Some("WEEKLY") => {
@@ -151,10 +115,8 @@ pub fn occurs_on(s: &Schedule, d: NaiveDate) -> bool {
             let month_days: Vec<i32> = s
                 .bymonthday
                 .as_deref()
-                .unwrap_or("")
-                .split(',')
-                .filter_map(|p| p.trim().parse().ok())
-                .collect();
+                .and_then(|d| parse_int_list(d, 31))
+                .unwrap_or_default();
             let last = days_in_month(d) as i32;
             let day = d.day() as i32;
             let by_month_day = month_days
