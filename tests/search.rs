@@ -249,6 +249,14 @@ fn fees_ages_languages_postcodes_and_delivery() {
         sorted(server.names("/service_at_locations?postcode=22902")),
         ["free by amount"]
     );
+    // With a proximity and no point, HSDS measures from the postcode's centroid.
+    let around = server.json("/service_at_locations?postcode=22902&proximity=1000");
+    assert_eq!(around["total_items"], 4);
+    assert!(around["contents"][0]["distance"].as_f64().unwrap() < 1.0);
+    assert_eq!(
+        server.json("/service_at_locations?postcode=99999&proximity=1000")["total_items"],
+        0
+    );
 }
 
 #[test]

@@ -223,6 +223,8 @@ pub struct SearchParams {
     #[param(value_type = Option<String>, format = DateTime)]
     pub open_at: Option<String>,
     /// Postcode of a service's location (`/service_at_locations`; also accepted on `/services`).
+    /// With `proximity` and no `lat`/`lon`: services within that distance of the centroid of
+    /// the locations with this postcode.
     pub postcode: Option<String>,
     /// Service status, any of `active, inactive, defunct, temporarily closed`; default `active`
     /// (a Haven extension: people should not be sent to a closed service).
@@ -274,6 +276,9 @@ pub struct Search {
     /// In the stored timestamp format, for comparison as text.
     pub modified_after: Option<String>,
     pub postcode: Option<String>,
+    /// `postcode` with `proximity` and no point: search around the postcode's centroid (the
+    /// HSDS meaning), rather than for the postcode itself.
+    pub around_postcode: bool,
     pub statuses: Vec<String>,
     pub minimal: bool,
     pub full: bool,
@@ -303,6 +308,7 @@ impl Default for Search {
             organization_id: None,
             modified_after: None,
             postcode: None,
+            around_postcode: false,
             statuses: vec!["active".to_string()],
             minimal: false,
             full: false,
@@ -504,7 +510,14 @@ impl SearchParams {
                 Err(_) => e.add("proximity", "must be a number of metres"),
             }
             if given(&self.lat).is_none() && given(&self.lon).is_none() {
-                e.add("proximity", "needs a point: give lat and lon");
+                if given(&self.postcode).is_some() {
+                    s.around_postcode = true;
+                } else {
+                    e.add(
+                        "proximity",
+                        "needs a point: give lat and lon, or a postcode",
+                    );
+                }
             }
         }
         s.service_types = mask(&mut e, Facet::ServiceTypes, &self.taxonomy_code);

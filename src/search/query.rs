@@ -198,6 +198,19 @@ pub fn run(
     window: Window,
 ) -> anyhow::Result<(Vec<Hit>, i64)> {
     let backend = Backend::of(conn);
+    if s.around_postcode {
+        let Some(point) = postcode_centroid(conn, s.postcode.as_deref().unwrap_or_default())?
+        else {
+            return Ok((vec![], 0));
+        };
+        let around = Search {
+            point: Some(point),
+            around_postcode: false,
+            postcode: None,
+            ..s.clone()
+        };
+        return run(conn, &around, unit, window);
+    }
     if s.point.is_none() && s.open_at.is_none() {
         return run_in_sql(conn, s, unit, window, backend);
     }
@@ -274,6 +287,27 @@ pub fn run(
             .collect(),
     };
     Ok((selected, total))
+}
+
+#[derive(QueryableByName)]
+struct Centroid {
+    #[diesel(sql_type = Nullable<Double>)]
+    lat: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    lon: Option<f64>,
+}
+
+/// The centroid of the located entries with a postcode, if any.
+fn postcode_centroid(conn: &mut DbConnection, postcode: &str) -> anyhow::Result<Option<Point>> {
+    let mut q = Sql::new("SELECT AVG(latitude) AS lat, AVG(longitude) AS lon FROM search_entry WHERE postcodes LIKE ");
+    q.bind(format!("%,{postcode},%"))
+        .push(" AND latitude IS NOT NULL AND longitude IS NOT NULL");
+    Ok(q.load::<Centroid>(conn)?.pop().and_then(|c| {
+        Some(Point {
+            lat: c.lat?,
+            lon: c.lon?,
+        })
+    }))
 }
 
 fn run_in_sql(
