@@ -148,7 +148,10 @@ fn conditions(q: &mut Sql, s: &Search, unit: Unit, backend: Backend) {
         match backend {
             Backend::Sqlite => {
                 let expr: Vec<String> = s.words.iter().map(|w| format!("\"{w}\"*")).collect();
-                q.push(" AND service_id IN (SELECT service_id FROM service_text WHERE service_text MATCH ")
+                q.push(
+                    " AND service_id IN (SELECT t.service_id FROM service_text t \
+                     JOIN service_text_fts ON service_text_fts.rowid = t.id WHERE service_text_fts MATCH ",
+                )
                     .bind(expr.join(" "))
                     .push(")");
             }

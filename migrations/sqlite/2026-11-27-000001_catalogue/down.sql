@@ -1,3 +1,4 @@
+DROP TABLE IF EXISTS service_text_fts;
 DROP TABLE IF EXISTS service_text;
 DROP TABLE IF EXISTS search_entry;
 DROP TABLE IF EXISTS metadata;

@@ -214,9 +214,27 @@ CREATE INDEX search_entry_service_id ON search_entry (service_id);
 CREATE INDEX search_entry_point ON search_entry (latitude, longitude);
 CREATE INDEX search_entry_name ON search_entry (name, service_id);
 
--- Full-text search over service, organisation and taxonomy-term names and descriptions.
-CREATE VIRTUAL TABLE service_text USING fts5(
-    service_id UNINDEXED,
+-- Full-text search over service, organisation and taxonomy-term names and descriptions:
+-- `service_text` holds the text by service (indexed, so a rewrite finds its row at once) and
+-- the FTS5 index `service_text_fts` reads it as external content, kept in step by triggers.
+CREATE TABLE service_text (
+    id INTEGER PRIMARY KEY,
+    service_id TEXT NOT NULL UNIQUE REFERENCES service (id) ON DELETE CASCADE,
+    body TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE service_text_fts USING fts5(
     body,
+    content = 'service_text',
+    content_rowid = 'id',
     tokenize = 'unicode61 remove_diacritics 2'
 );
+CREATE TRIGGER service_text_insert AFTER INSERT ON service_text BEGIN
+    INSERT INTO service_text_fts (rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER service_text_delete AFTER DELETE ON service_text BEGIN
+    INSERT INTO service_text_fts (service_text_fts, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+CREATE TRIGGER service_text_update AFTER UPDATE ON service_text BEGIN
+    INSERT INTO service_text_fts (service_text_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO service_text_fts (rowid, body) VALUES (new.id, new.body);
+END;
