@@ -201,17 +201,20 @@ fn ids_where(conn: &mut DbConnection, sql: &str, id: &str) -> anyhow::Result<Vec
     Ok(q.load::<IdRow>(conn)?.into_iter().map(|r| r.id).collect())
 }
 
-/// Replaces the owned children of one entity.
+/// Replaces the owned children of one entity; `fresh`: the entity is new, so it has none yet.
 fn write_children(
     conn: &mut DbConnection,
     kind: &str,
     owner_id: &str,
     children: &[(&'static str, Vec<Value>)],
+    fresh: bool,
 ) -> anyhow::Result<()> {
     for (table, items) in children {
-        let mut del = Sql::new(&format!("DELETE FROM {table} WHERE owner_kind = "));
-        del.bind(kind).push(" AND owner_id = ").bind(owner_id);
-        del.execute(conn)?;
+        if !fresh {
+            let mut del = Sql::new(&format!("DELETE FROM {table} WHERE owner_kind = "));
+            del.bind(kind).push(" AND owner_id = ").bind(owner_id);
+            del.execute(conn)?;
+        }
         if items.is_empty() {
             continue;
         }
@@ -327,7 +330,7 @@ pub enum Written {
 
 /// Stores an organisation's own fields and children; nested `locations` are stored as
 /// locations. Returns whether anything changed.
-fn put_organization(conn: &mut DbConnection, org: &Organization) -> anyhow::Result<Written> {
+pub fn put_organization(conn: &mut DbConnection, org: &Organization) -> anyhow::Result<Written> {
     for location in &org.locations {
         put_location(conn, location, Some(&org.id))?;
     }
@@ -352,7 +355,13 @@ fn put_organization(conn: &mut DbConnection, org: &Organization) -> anyhow::Resu
              content_hash = excluded.content_hash, updated_at = excluded.updated_at",
         );
     q.execute(conn)?;
-    write_children(conn, ORGANIZATION.kind, &org.id, &parts.children)?;
+    write_children(
+        conn,
+        ORGANIZATION.kind,
+        &org.id,
+        &parts.children,
+        before.is_none(),
+    )?;
     Ok(if before.is_some() {
         Written::Updated
     } else {
@@ -399,7 +408,13 @@ fn put_location(
              content_hash = excluded.content_hash, updated_at = excluded.updated_at",
         );
     q.execute(conn)?;
-    write_children(conn, LOCATION.kind, &location.id, &parts.children)?;
+    write_children(
+        conn,
+        LOCATION.kind,
+        &location.id,
+        &parts.children,
+        before.is_none(),
+    )?;
     Ok(if before.is_some() {
         Written::Updated
     } else {
@@ -548,7 +563,7 @@ pub fn put_service(conn: &mut DbConnection, service: &Service) -> anyhow::Result
                  content_hash = excluded.content_hash, updated_at = excluded.updated_at",
             );
         q.execute(conn)?;
-        write_children(conn, SERVICE.kind, &service.id, &parts.children)?;
+        write_children(conn, SERVICE.kind, &service.id, &parts.children, before.is_none())?;
 
         let old_sals = ids_where(
             conn,
@@ -563,8 +578,20 @@ pub fn put_service(conn: &mut DbConnection, service: &Service) -> anyhow::Result
             put_service_at_location(conn, &service.id, position, sal)?;
         }
         let stamp = now();
-        for id in &affected {
-            reindex(conn, id, &stamp)?;
+        // The service as given says all search needs when it nests what it links to; otherwise
+        // (and for the other services the write touched) read it back.
+        let self_contained = service
+            .service_at_locations
+            .iter()
+            .all(|sal| sal.location.is_some() || sal.location_id.is_none())
+            && (service.organization.is_some() || service.organization_id.is_none());
+        if self_contained {
+            affected.remove(&service.id);
+            reindex(conn, service, &stamp)?;
+        }
+        let ids: Vec<String> = affected.into_iter().collect();
+        for stored in services(conn, &ids)? {
+            reindex(conn, &stored, &stamp)?;
         }
         Ok(if before.is_some() {
             Written::Updated
@@ -602,18 +629,22 @@ fn put_service_at_location(
              location_id = excluded.location_id, position = excluded.position, doc = excluded.doc",
         );
     q.execute(conn)?;
-    write_children(conn, SERVICE_AT_LOCATION.kind, &sal.id, &parts.children)?;
+    write_children(
+        conn,
+        SERVICE_AT_LOCATION.kind,
+        &sal.id,
+        &parts.children,
+        false,
+    )?;
     Ok(())
 }
 
-/// Rebuilds the search rows and text of one service from what is stored; `stamp` is the time of
-/// the change, which `modified_after` sees.
-fn reindex(conn: &mut DbConnection, service_id: &str, stamp: &str) -> anyhow::Result<()> {
-    let Some(service) = services(conn, &[service_id.to_string()])?.pop() else {
-        return Ok(());
-    };
-    let zones = location_zones(conn, &service)?;
-    let entries = index::entries(&service, |l| zones.get(&l.id).cloned().flatten());
+/// Rebuilds the search rows and text of one fully nested service; `stamp` is the time of the
+/// change, which `modified_after` sees.
+fn reindex(conn: &mut DbConnection, service: &Service, stamp: &str) -> anyhow::Result<()> {
+    let service_id = service.id.as_str();
+    let zones = location_zones(conn, service)?;
+    let entries = index::entries(service, |l| zones.get(&l.id).cloned().flatten());
     let mut del = Sql::new("DELETE FROM search_entry WHERE service_id = ");
     del.bind(service_id);
     del.execute(conn)?;
@@ -676,7 +707,7 @@ fn reindex(conn: &mut DbConnection, service_id: &str, stamp: &str) -> anyhow::Re
     let mut ins = Sql::new("INSERT INTO service_text (service_id, body) VALUES (");
     ins.bind(service_id)
         .push(", ")
-        .bind(index::text(&service))
+        .bind(index::text(service))
         .push(")");
     ins.execute(conn)?;
     let mut touch = Sql::new("UPDATE service SET updated_at = ");
