@@ -103,6 +103,10 @@ if [ "${HAVEN_BENCH_SKIP_BUILD:-0}" != 1 ]; then
     (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release) >&2
 fi
 BIN="$TARGET/release/haven"
+# The source state measured (recorded now: the tree may change while the benchmark runs).
+commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
+[ "${HAVEN_BENCH_SKIP_BUILD:-0}" = 1 ] && commit="$commit (prebuilt binary from $(date -u -r "$BIN" '+%Y-%m-%d %H:%M UTC'))"
 [ -x "$BIN" ] || die "no binary at $BIN"
 
 # --- data -------------------------------------------------------------------------------
@@ -301,8 +305,6 @@ done
 # --- report -----------------------------------------------------------------------------
 model="$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)"
 mem="$(free -h | awk '/^Mem:/ { print $2 }')"
-commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
 
 echo
 echo "Search: \`GET /service_at_locations?lat=..&lon=..&proximity=10000&cost=free,sliding_scale&accessibility=wheelchair&per_page=20\`,"

@@ -19,6 +19,16 @@ pub struct Config {
     pub db_pool_size: u32,
     /// The public base URL, used in `GET /` for `openapi_url`; derived from the request when unset.
     pub public_url: Option<String>,
+    /// Token signing keys, `(kid, secret)`; the first signs, all verify.
+    pub jwt_keys: Vec<(String, Vec<u8>)>,
+    /// Whether the keys came from configuration (otherwise one was made up at start).
+    pub jwt_keys_configured: bool,
+    /// How long an access token lives, in seconds.
+    pub token_ttl: i64,
+    /// Failed logins for one account or address before further attempts are refused.
+    pub login_max_failures: i64,
+    /// How long, in seconds, failures are remembered and a locked login stays locked.
+    pub login_lockout_seconds: i64,
 }
 
 impl Config {
@@ -56,14 +66,94 @@ impl Config {
                 ));
             }
         }
+        let (jwt_keys, jwt_keys_configured) = match get("HAVEN_JWT_KEYS") {
+            Some(v) => (parse_keys(&v)?, true),
+            None => {
+                // No keys configured: sign with a random key that lives as long as the process.
+                // Tokens then end with a restart, which is fine for a demo and nothing else.
+                let secret: [u8; 32] = rand::random();
+                (vec![("ephemeral".to_string(), secret.to_vec())], false)
+            }
+        };
+        let token_ttl = whole("HAVEN_TOKEN_TTL", get("HAVEN_TOKEN_TTL"), 900, 60, 86_400)?;
+        let login_max_failures = whole(
+            "HAVEN_LOGIN_MAX_FAILURES",
+            get("HAVEN_LOGIN_MAX_FAILURES"),
+            5,
+            1,
+            1_000,
+        )?;
+        let login_lockout_seconds = whole(
+            "HAVEN_LOGIN_LOCKOUT_SECONDS",
+            get("HAVEN_LOGIN_LOCKOUT_SECONDS"),
+            300,
+            1,
+            86_400,
+        )?;
         Ok(Config {
             database_url,
             addr,
             demo,
             db_pool_size,
             public_url,
+            jwt_keys,
+            jwt_keys_configured,
+            token_ttl,
+            login_max_failures,
+            login_lockout_seconds,
         })
     }
+}
+
+fn whole(
+    name: &str,
+    value: Option<String>,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> anyhow::Result<i64> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| anyhow!("{name} must be a whole number from {min} to {max}, got {v:?}")),
+    }
+}
+
+/// `kid:secret,kid:secret`: the first key signs new tokens, every listed key verifies, so a key
+/// is rotated by putting the new one first and removing the old one once its tokens expired.
+fn parse_keys(v: &str) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut keys = Vec::new();
+    for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (kid, secret) = part.split_once(':').ok_or_else(|| {
+            anyhow!("HAVEN_JWT_KEYS must be a comma list of KID:SECRET, got an entry without ':'")
+        })?;
+        if kid.is_empty()
+            || !kid
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(anyhow!(
+                "HAVEN_JWT_KEYS: a key id must be letters, digits, - or _"
+            ));
+        }
+        if secret.len() < 32 {
+            return Err(anyhow!(
+                "HAVEN_JWT_KEYS: the secret of key {kid:?} must be at least 32 characters"
+            ));
+        }
+        if keys.iter().any(|(k, _): &(String, Vec<u8>)| k == kid) {
+            return Err(anyhow!("HAVEN_JWT_KEYS: key id {kid:?} appears twice"));
+        }
+        keys.push((kid.to_string(), secret.as_bytes().to_vec()));
+    }
+    if keys.is_empty() {
+        return Err(anyhow!("HAVEN_JWT_KEYS is set but holds no key"));
+    }
+    Ok(keys)
 }
 
 fn parse_bool(name: &str, value: Option<String>, default: bool) -> anyhow::Result<bool> {
@@ -93,6 +183,20 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://haven.db");
         assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
         assert!(c.demo);
+        assert!(!c.jwt_keys_configured);
+        assert_eq!(c.token_ttl, 900);
+    }
+
+    #[test]
+    fn keys_rotate_newest_first() {
+        let c = with(&[(
+            "HAVEN_JWT_KEYS",
+            "2026b:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb,2026a:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        )])
+        .unwrap();
+        assert!(c.jwt_keys_configured);
+        assert_eq!(c.jwt_keys[0].0, "2026b");
+        assert_eq!(c.jwt_keys.len(), 2);
     }
 
     #[test]
@@ -103,6 +207,10 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("HAVEN_DB_POOL_SIZE", "0"),
             ("HAVEN_PUBLIC_URL", "ftp://x"),
+            ("HAVEN_JWT_KEYS", "k1:short"),
+            ("HAVEN_JWT_KEYS", "no-colon"),
+            ("HAVEN_TOKEN_TTL", "0"),
+            ("HAVEN_LOGIN_MAX_FAILURES", "many"),
         ] {
             let err = format!("{:#}", with(&[(k, v)]).unwrap_err());
             assert!(err.contains(k), "{err}");

@@ -44,6 +44,14 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("not found")]
     NotFound,
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("too many requests; retry after {0} s")]
+    TooManyRequests(i64),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -79,6 +87,30 @@ impl ApiError {
                 "No record with that id is visible to you.".to_string(),
                 vec![],
             ),
+            ApiError::Unauthorized(why) => (
+                "https://haven.example/problems/unauthorized",
+                "Unauthorized",
+                why.clone(),
+                vec![],
+            ),
+            ApiError::Forbidden(why) => (
+                "https://haven.example/problems/forbidden",
+                "Forbidden",
+                why.clone(),
+                vec![],
+            ),
+            ApiError::Conflict(why) => (
+                "https://haven.example/problems/conflict",
+                "Conflict",
+                why.clone(),
+                vec![],
+            ),
+            ApiError::TooManyRequests(seconds) => (
+                "https://haven.example/problems/too-many-requests",
+                "Too many requests",
+                format!("Too many attempts; try again in {seconds} seconds."),
+                vec![],
+            ),
             ApiError::Unavailable(_) => (
                 "https://haven.example/problems/unavailable",
                 "Service unavailable",
@@ -107,6 +139,10 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -119,8 +155,17 @@ impl ResponseError for ApiError {
         if let ApiError::Unavailable(e) = self {
             tracing::warn!(error = %e, "database unavailable");
         }
-        HttpResponse::build(self.status_code())
-            .content_type("application/problem+json")
+        let mut res = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::Unauthorized(_) => {
+                res.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            ApiError::TooManyRequests(seconds) => {
+                res.insert_header(("Retry-After", seconds.max(&1).to_string()));
+            }
+            _ => {}
+        }
+        res.content_type("application/problem+json")
             .json(self.problem())
     }
 }

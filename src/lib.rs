@@ -3,6 +3,8 @@
 //! The library builds the HTTP application from an [`state::AppState`], so the binary and the
 //! tests run the same thing.
 
+pub mod accounts;
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod db;

@@ -39,6 +39,26 @@ enum Command {
     Openapi,
     /// Exit 0 when the server at HAVEN_ADDR answers /readyz (for container health checks).
     Healthcheck,
+    /// Account administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user; the password is read from the first line of standard input.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        /// admin, org_admin or staff.
+        #[arg(long)]
+        role: String,
+        /// The organisation (required for org_admin and staff).
+        #[arg(long)]
+        organization: Option<String>,
+    },
 }
 
 fn init_tracing() {
@@ -135,6 +155,28 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             });
+        }
+        Command::Admin {
+            command:
+                AdminCommand::CreateUser {
+                    email,
+                    role,
+                    organization,
+                },
+        } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let pool = server::prepare(&config)?;
+            let mut conn = pool.get()?;
+            let user = haven::accounts::users::create_from_cli(
+                &mut conn,
+                &email,
+                password,
+                &role,
+                organization.as_deref(),
+            )?;
+            eprintln!("created {} user {} ({})", user.role, user.email, user.id);
         }
         Command::Openapi => unreachable!("handled above"),
     }

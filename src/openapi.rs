@@ -2,8 +2,8 @@
 //! spec and the routes cannot drift. `haven openapi` prints it; `openapi/openapi.json` is that
 //! output, committed, and a test fails when the two differ.
 
-use utoipa::openapi::security::SecurityRequirement;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 use crate::error::{FieldError, Problem};
 use crate::search::filters::{
@@ -27,8 +27,10 @@ resource (https://openreferral.org/)\".",
     servers((url = "/", description = "This server")),
     tags(
         (name = "catalogue", description = "The public HSDS 3.0 directory"),
+        (name = "accounts", description = "Partner accounts: tokens, organisations, users, API clients"),
         (name = "meta", description = "About the API, health and readiness"),
     ),
+    modifiers(&BearerAuth),
     components(schemas(
         Problem,
         FieldError,
@@ -42,6 +44,22 @@ resource (https://openreferral.org/)\".",
     ))
 )]
 pub struct ApiDoc;
+
+/// The `bearer` security scheme: a JWT from `POST /auth/token`.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".to_string());
+        scheme.description = Some(
+            "An access token from `POST /auth/token`. Claims: `sub, org, role, scope, exp, iat, jti`."
+                .to_string(),
+        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 /// The base document, before the routes add their paths.
 pub fn base() -> utoipa::openapi::OpenApi {

@@ -1,6 +1,5 @@
 //! The HTTP application and the `serve` command.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use actix_cors::Cors;
@@ -11,6 +10,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::accounts::{self, api_clients, token, users};
 use crate::catalog::{self, meta, organizations, service_at_locations, services, taxonomies};
 use crate::config::Config;
 use crate::db;
@@ -47,6 +47,14 @@ pub fn routes_and_spec() -> (
         .service(taxonomies::get_taxonomy)
         .service(taxonomies::list_terms)
         .service(taxonomies::get_term)
+        .service(token::create)
+        .service(accounts::organizations::create)
+        .service(users::create)
+        .service(users::list)
+        .service(users::remove)
+        .service(api_clients::create)
+        .service(api_clients::list)
+        .service(api_clients::remove)
         .split_for_parts()
 }
 
@@ -134,10 +142,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             );
         }
     }
-    let state = AppState {
-        pool,
-        config: Arc::new(config.clone()),
-    };
+    let state = AppState::new(pool, config.clone());
     tracing::info!(addr = %config.addr, database = %db::redact(&config.database_url), "Haven is listening");
     HttpServer::new(move || app(state.clone()))
         .bind(config.addr)?

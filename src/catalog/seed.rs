@@ -53,7 +53,13 @@ const DEMO: [(&str, &str); 2] = [
     ),
 ];
 
-/// Loads the demo directory.
+/// The demo organisation and its login, documented in the README. Created only with the demo
+/// directory, so a real deployment never has it.
+pub const DEMO_ORGANIZATION: &str = "ade6766b-a697-5d35-9739-4a9948831d3d";
+pub const DEMO_EMAIL: &str = "demo@lanternlight.example";
+pub const DEMO_PASSWORD: &str = "demo-password-not-secret";
+
+/// Loads the demo directory and the demo organisation's login.
 pub fn demo(conn: &mut DbConnection) -> anyhow::Result<Report> {
     let mut total = Report::default();
     for (name, text) in DEMO {
@@ -66,5 +72,12 @@ pub fn demo(conn: &mut DbConnection) -> anyhow::Result<Report> {
         }
         total.add(&report);
     }
+    crate::accounts::users::create_from_cli(
+        conn,
+        DEMO_EMAIL,
+        DEMO_PASSWORD,
+        "org_admin",
+        Some(DEMO_ORGANIZATION),
+    )?;
     Ok(total)
 }

@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::mpsc;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
@@ -15,6 +15,9 @@ use haven::config::Config;
 use haven::state::AppState;
 use serde_json::{json, Value};
 use uuid::Uuid;
+
+/// The password of every test user.
+pub const PASSWORD: &str = "a long enough test password";
 
 /// A fresh, migrated database, removed when dropped.
 pub struct TestDb {
@@ -82,19 +85,30 @@ pub struct TestServer {
 impl TestServer {
     /// A server over an empty catalogue (vocabularies only).
     pub fn start() -> TestServer {
+        TestServer::start_with(&[])
+    }
+
+    /// A server with extra settings.
+    pub fn start_with(settings: &[(&str, &str)]) -> TestServer {
         let db = TestDb::new();
-        let config = Config::from_lookup(|k| match k {
-            "DATABASE_URL" => Some(db.url.clone()),
-            "HAVEN_DEMO" => Some("false".into()),
-            "HAVEN_DB_POOL_SIZE" => Some("4".into()),
-            _ => None,
+        let settings: Vec<(String, String)> = settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = Config::from_lookup(|k| {
+            if let Some((_, v)) = settings.iter().find(|(name, _)| name == k) {
+                return Some(v.clone());
+            }
+            match k {
+                "DATABASE_URL" => Some(db.url.clone()),
+                "HAVEN_DEMO" => Some("false".into()),
+                "HAVEN_DB_POOL_SIZE" => Some("4".into()),
+                _ => None,
+            }
         })
         .unwrap();
         let pool = haven::server::prepare(&config).unwrap();
-        let state = AppState {
-            pool,
-            config: Arc::new(config),
-        };
+        let state = AppState::new(pool, config);
         let (tx, rx) = mpsc::channel();
         let app_state = state.clone();
         std::thread::spawn(move || {
@@ -138,6 +152,54 @@ impl TestServer {
             "rejected: {:?}",
             report.rejected
         );
+    }
+
+    /// Any request, with an optional bearer token and JSON body; returns status and JSON body
+    /// (null when empty).
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let res = req.send().unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A user straight into the database (as `haven admin create-user` makes them).
+    pub fn user(&self, email: &str, role: &str, organization: Option<&str>) {
+        let mut conn = self.state.pool.get().unwrap();
+        haven::accounts::users::create_from_cli(&mut conn, email, PASSWORD, role, organization)
+            .unwrap();
+    }
+
+    /// A token for a user made by [`TestServer::user`].
+    pub fn token(&self, email: &str) -> String {
+        let res = self
+            .http
+            .post(format!("{}/auth/token", self.base))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", email),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), 200, "login {email}");
+        let body: Value = res.json().unwrap();
+        body["access_token"].as_str().unwrap().to_string()
     }
 
     pub fn get(&self, path_and_query: &str) -> reqwest::blocking::Response {

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS login_failure;
+DROP TABLE IF EXISTS api_client;
+DROP TABLE IF EXISTS app_user;

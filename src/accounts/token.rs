@@ -1,0 +1,176 @@
+//! `POST /auth/token`: OAuth 2.0 password and client-credentials grants.
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::store;
+use crate::auth::jwt::Claims;
+use crate::auth::{password, throttle, user_scopes, Role};
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::state::AppState;
+
+/// A token request, form-encoded as OAuth 2.0 clients send it (JSON is accepted too).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// `password` or `client_credentials`.
+    pub grant_type: Option<String>,
+    /// With `password`: the user's email.
+    pub username: Option<String>,
+    /// With `password`.
+    pub password: Option<String>,
+    /// With `client_credentials`.
+    pub client_id: Option<String>,
+    /// With `client_credentials`.
+    pub client_secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+}
+
+fn required<'a>(errors: &mut Vec<FieldError>, field: &str, v: &'a Option<String>) -> &'a str {
+    match v.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => s,
+        None => {
+            errors.push(FieldError::new(field, "is required"));
+            ""
+        }
+    }
+}
+
+fn parse(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, ApiError> {
+    let json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::invalid("body", format!("not a valid token request: {e}")))
+    } else {
+        serde_urlencoded::from_bytes(body)
+            .map_err(|e| ApiError::invalid("body", format!("not a valid token request: {e}")))
+    }
+}
+
+/// Exchange credentials for a short-lived access token.
+///
+/// Repeated failures for one account, client or address are refused with 429 and
+/// `Retry-After` for a while.
+#[utoipa::path(
+    tag = "accounts",
+    operation_id = "createToken",
+    request_body(
+        content((TokenRequest = "application/x-www-form-urlencoded"), (TokenRequest = "application/json")),
+        description = "The grant"
+    ),
+    responses(
+        (status = 200, description = "A bearer token", body = TokenResponse),
+        (status = 400, description = "A field is missing or invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The credentials are wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/token")]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let request = parse(&req, &body)?;
+    let mut errors = vec![];
+    let grant = required(&mut errors, "grant_type", &request.grant_type).to_string();
+    let (principal, secret) = match grant.as_str() {
+        "password" => (
+            required(&mut errors, "username", &request.username).to_string(),
+            required(&mut errors, "password", &request.password).to_string(),
+        ),
+        "client_credentials" => (
+            required(&mut errors, "client_id", &request.client_id).to_string(),
+            required(&mut errors, "client_secret", &request.client_secret).to_string(),
+        ),
+        "" => (String::new(), String::new()),
+        _ => {
+            errors.push(FieldError::new(
+                "grant_type",
+                "must be password or client_credentials",
+            ));
+            (String::new(), String::new())
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let is_password = grant == "password";
+    let principal_key = if is_password {
+        format!("account:{}", principal.to_lowercase())
+    } else {
+        format!("client:{principal}")
+    };
+    let keys = vec![principal_key.clone(), format!("address:{address}")];
+    let config = state.config.clone();
+    let signer = state.keys.clone();
+    let issued = state
+        .db(move |conn| {
+            let now = Utc::now().timestamp();
+            let window = config.login_lockout_seconds;
+            if let Some(wait) =
+                throttle::locked(conn, &keys, now, config.login_max_failures, window)?
+            {
+                return Err(ApiError::TooManyRequests(wait));
+            }
+            let found = if is_password {
+                store::user_credentials(conn, &principal)?
+            } else {
+                store::client_credentials(conn, &principal)?
+            };
+            // Verify against a dummy hash when there is no such account, so timing does not
+            // tell which accounts exist.
+            let hash = found
+                .as_ref()
+                .map_or(password::dummy_hash(), |c| c.hash.as_str());
+            let valid = password::verify(&secret, hash) && found.is_some();
+            let Some(who) = found.filter(|_| valid) else {
+                throttle::fail(conn, &keys, now, window)?;
+                return Err(ApiError::Unauthorized("the credentials are wrong".into()));
+            };
+            throttle::clear(conn, &principal_key)?;
+            let role = Role::parse(&who.role).unwrap_or(Role::Staff);
+            let scope = if role == Role::ApiClient {
+                who.scopes.clone()
+            } else {
+                user_scopes(role).join(" ")
+            };
+            let claims = Claims {
+                sub: who.id,
+                org: who.organization_id,
+                role: role.as_str().to_string(),
+                scope,
+                iat: now,
+                nbf: now,
+                exp: now + config.token_ttl,
+                jti: uuid::Uuid::new_v4().to_string(),
+            };
+            Ok(TokenResponse {
+                access_token: signer.issue(&claims),
+                token_type: "Bearer".to_string(),
+                expires_in: config.token_ttl,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(issued))
+}
