@@ -122,8 +122,11 @@ pub fn pool(url: &str, size: u32) -> anyhow::Result<Pool> {
     } else {
         size
     };
+    // Connections open as they are needed, not all at start: a command that uses one (import,
+    // migrate) should not open eight.
     r2d2::Pool::builder()
         .max_size(size)
+        .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
         .build(manager)
         .with_context(|| format!("cannot open the database at {}", redact(url)))
