@@ -142,6 +142,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             );
         }
     }
+    if !config.jwt_keys_configured {
+        tracing::warn!(
+            "HAVEN_JWT_KEYS is not set: tokens are signed with a key made up at start, so they \
+             end with this process and other instances will not accept them"
+        );
+    }
     let state = AppState::new(pool, config.clone());
     tracing::info!(addr = %config.addr, database = %db::redact(&config.database_url), "Haven is listening");
     HttpServer::new(move || app(state.clone()))
