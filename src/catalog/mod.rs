@@ -37,7 +37,7 @@ const NDJSON_BATCH: usize = 200;
 
 /// Streams `hits` as ndjson, loading and rendering them a batch at a time so memory stays flat
 /// however many match.
-pub fn ndjson<T, F>(state: AppState, hits: Vec<Hit>, load: F) -> HttpResponse
+fn ndjson<T, F>(state: AppState, hits: Vec<Hit>, load: F) -> HttpResponse
 where
     T: Serialize + Send + 'static,
     F: Fn(&mut crate::db::DbConnection, &[Hit]) -> ApiResult<Vec<T>>

@@ -30,25 +30,11 @@ pub enum ServiceItem {
     Minimal(MinimalService),
 }
 
-#[derive(diesel::QueryableByName)]
-struct Stamp {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    id: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    updated_at: String,
-}
-
 /// Renders hits as the caller asked: minimal, list form or fully nested, with distances.
 fn render(conn: &mut DbConnection, s: &Search, hits: &[Hit]) -> ApiResult<Vec<ServiceItem>> {
     let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
     if s.minimal {
-        let mut q = crate::db::Sql::new("SELECT id, updated_at FROM service WHERE id IN ");
-        q.bind_list(&ids);
-        let stamps: HashMap<String, String> = q
-            .load::<Stamp>(conn)?
-            .into_iter()
-            .map(|r| (r.id, r.updated_at))
-            .collect();
+        let stamps = store::service_stamps(conn, &ids)?;
         return Ok(ids
             .into_iter()
             .filter_map(|id| {

@@ -931,6 +931,26 @@ pub fn service_at_locations_by_id(
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
+/// When Haven last changed each service (`updated_at`), by id.
+pub fn service_stamps(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> anyhow::Result<HashMap<String, String>> {
+    #[derive(QueryableByName)]
+    struct Stamp {
+        #[diesel(sql_type = Text)]
+        id: String,
+        #[diesel(sql_type = Text)]
+        updated_at: String,
+    }
+    let mut q = Sql::new("SELECT id, updated_at FROM service WHERE id IN ");
+    q.bind_list(ids);
+    Ok(q.load::<Stamp>(conn)?
+        .into_iter()
+        .map(|r| (r.id, r.updated_at))
+        .collect())
+}
+
 /// Whether the database holds no services yet.
 pub fn is_empty(conn: &mut DbConnection) -> anyhow::Result<bool> {
     Ok(Sql::new("SELECT id FROM service LIMIT 1")

@@ -560,8 +560,8 @@ impl SearchParams {
             instant(&mut e, "modified_after", &self.modified_after, true).map(stored_timestamp);
         s.postcode = given(&self.postcode).map(normalise_postcode);
         if let Some(p) = &s.postcode {
-            if p.len() > 16 {
-                e.add("postcode", "at most 16 characters");
+            if p.len() > 16 || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                e.add("postcode", "must be up to 16 letters, digits and hyphens");
             }
         }
         let statuses = list(&mut e, "status", &self.status);
