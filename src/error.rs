@@ -50,6 +50,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("precondition failed")]
+    PreconditionFailed,
     #[error("too many requests; retry after {0} s")]
     TooManyRequests(i64),
     #[error("service unavailable: {0}")]
@@ -105,6 +107,13 @@ impl ApiError {
                 why.clone(),
                 vec![],
             ),
+            ApiError::PreconditionFailed => (
+                "https://haven.example/problems/precondition-failed",
+                "Precondition failed",
+                "The record changed since the version in If-Match; read it again and retry."
+                    .to_string(),
+                vec![],
+            ),
             ApiError::TooManyRequests(seconds) => (
                 "https://haven.example/problems/too-many-requests",
                 "Too many requests",
@@ -142,6 +151,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod body;
 pub mod catalog;
 pub mod config;
 pub mod db;

@@ -27,6 +27,7 @@ resource (https://openreferral.org/)\".",
     servers((url = "/", description = "This server")),
     tags(
         (name = "catalogue", description = "The public HSDS 3.0 directory"),
+        (name = "catalogue writes", description = "Partners publishing their own services"),
         (name = "accounts", description = "Partner accounts: tokens, organisations, users, API clients"),
         (name = "meta", description = "About the API, health and readiness"),
     ),

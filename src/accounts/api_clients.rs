@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::store::{self, ApiClient};
-use super::users::body;
 use crate::auth::{password, Caller, SCOPES};
+use crate::body::body;
 use crate::catalog::path_id;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::state::AppState;

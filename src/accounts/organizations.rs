@@ -2,8 +2,8 @@
 
 use actix_web::{post, web, HttpResponse};
 
-use super::users::body;
 use crate::auth::Caller;
+use crate::body::body;
 use crate::catalog::store::{self, Written};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::hsds::model::Organization;

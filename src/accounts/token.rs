@@ -69,8 +69,9 @@ fn parse(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, ApiError> {
     tag = "accounts",
     operation_id = "createToken",
     request_body(
-        content((TokenRequest = "application/x-www-form-urlencoded"), (TokenRequest = "application/json")),
-        description = "The grant"
+        content = TokenRequest,
+        content_type = "application/x-www-form-urlencoded",
+        description = "The grant, form-encoded as OAuth 2.0 clients send it; the same fields as a JSON object (`Content-Type: application/json`) are accepted too"
     ),
     responses(
         (status = 200, description = "A bearer token", body = TokenResponse),

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::store::{self, User};
 use crate::auth::{password, Caller};
+use crate::body::body;
 use crate::catalog::path_id;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::hsds::validate::is_email;
@@ -48,20 +49,6 @@ pub fn check(email: &str, password: &str, role: &str, allow_admin: bool) -> Vec<
         ));
     }
     errors
-}
-
-pub(super) fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes)).map_err(
-        |e| {
-            let path = e.path().to_string();
-            let field = if path == "." {
-                "body".to_string()
-            } else {
-                path
-            };
-            ApiError::invalid(field, e.inner().to_string())
-        },
-    )
 }
 
 /// Create a user in an organisation.

@@ -9,6 +9,7 @@ pub mod services;
 pub mod store;
 pub mod taxonomies;
 pub mod views;
+pub mod writes;
 
 use actix_web::HttpResponse;
 use futures_util::stream::{self, StreamExt};

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::header::ETAG;
 use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
@@ -90,7 +91,8 @@ pub async fn list(
     operation_id = "getService",
     params(("id" = String, Path, format = Uuid, description = "The service id")),
     responses(
-        (status = 200, description = "The fully nested service", body = Service),
+        (status = 200, description = "The fully nested service", body = Service,
+            headers(("ETag" = String, description = "The version, for If-Match on writes"))),
         (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such service", body = Problem, content_type = "application/problem+json"),
     )
@@ -102,5 +104,7 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult
         .db(move |conn| Ok(store::services(conn, &[id])?.pop()))
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(views::public_service(service)))
+    Ok(HttpResponse::Ok()
+        .insert_header((ETAG, store::etag(&service)))
+        .json(views::public_service(service)))
 }

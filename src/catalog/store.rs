@@ -741,6 +741,29 @@ fn location_zones(
         .collect())
 }
 
+/// The organisation a stored service or location belongs to: `None` when there is no such
+/// record, `Some(None)` when it names none.
+pub fn owner(
+    conn: &mut DbConnection,
+    table: &str,
+    id: &str,
+) -> anyhow::Result<Option<Option<String>>> {
+    #[derive(QueryableByName)]
+    struct Owner {
+        #[diesel(sql_type = Nullable<Text>)]
+        organization_id: Option<String>,
+    }
+    let mut q = Sql::new(&format!("SELECT organization_id FROM {table} WHERE id = "));
+    q.bind(id);
+    Ok(q.load::<Owner>(conn)?.pop().map(|o| o.organization_id))
+}
+
+/// The entity tag of a stored service: a digest of its fully nested form, so it changes when
+/// anything a read shows changes, its organisation and locations included.
+pub fn etag(service: &Service) -> String {
+    format!("\"{}\"", &hash_of(service)[..32])
+}
+
 /// Deletes a service and everything that only it owns.
 pub fn delete_service(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
     conn.transaction(|conn| {
@@ -779,13 +802,14 @@ fn from_map<T: serde::de::DeserializeOwned>(map: Map<String, Value>) -> anyhow::
     serde_json::from_value(Value::Object(map)).context("stored object no longer reads as HSDS")
 }
 
-/// Organisations by id, with their owned children (not their services or locations).
-pub fn organizations(
+/// Entities of one shape by id (its kind is its table), with their owned children.
+fn entities<T: serde::de::DeserializeOwned>(
     conn: &mut DbConnection,
+    shape: &Shape,
     ids: &[String],
-) -> anyhow::Result<HashMap<String, Organization>> {
-    let rows = docs(conn, "organization", ids)?;
-    let children = read_children(conn, &ORGANIZATION, ids)?;
+) -> anyhow::Result<HashMap<String, T>> {
+    let rows = docs(conn, shape.kind, ids)?;
+    let children = read_children(conn, shape, ids)?;
     rows.into_iter()
         .map(|r| {
             let map = assemble(&r.doc, children.get(&r.id))?;
@@ -794,19 +818,20 @@ pub fn organizations(
         .collect()
 }
 
+/// Organisations by id, with their owned children (not their services or locations).
+pub fn organizations(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> anyhow::Result<HashMap<String, Organization>> {
+    entities(conn, &ORGANIZATION, ids)
+}
+
 /// Locations by id, with their owned children.
 pub fn locations(
     conn: &mut DbConnection,
     ids: &[String],
 ) -> anyhow::Result<HashMap<String, Location>> {
-    let rows = docs(conn, "location", ids)?;
-    let children = read_children(conn, &LOCATION, ids)?;
-    rows.into_iter()
-        .map(|r| {
-            let map = assemble(&r.doc, children.get(&r.id))?;
-            Ok((r.id, from_map(map)?))
-        })
-        .collect()
+    entities(conn, &LOCATION, ids)
 }
 
 /// Locations of an organisation.

@@ -1,0 +1,259 @@
+//! Partners publishing services: ownership, scopes, validation, ETags.
+
+mod common;
+
+use common::{Fixture, TestServer};
+use serde_json::{json, Value};
+
+const ORG_A: &str = "7d1f9f5e-0b7a-4c5e-9a51-4a1b2c3d4e5f";
+const ORG_B: &str = "0c6f2a31-8f4e-4d6b-b1a2-9e8d7c6b5a40";
+
+fn server() -> TestServer {
+    let server = TestServer::start();
+    server.user("admin@haven.example", "admin", None);
+    let admin = server.token("admin@haven.example");
+    for (id, name) in [(ORG_A, "Org A"), (ORG_B, "Org B")] {
+        let body = json!({"id": id, "name": name, "description": "A partner."});
+        assert_eq!(
+            server
+                .send("POST", "/organizations", Some(&admin), Some(&body))
+                .0,
+            201
+        );
+    }
+    server.user("a@a.example", "staff", Some(ORG_A));
+    server.user("b@b.example", "org_admin", Some(ORG_B));
+    server
+}
+
+/// A new service body as a partner would send it: no organisation, a location.
+fn new_service(name: &str) -> Value {
+    let mut s = Fixture::new(name)
+        .at(38.03, -78.48)
+        .term("haven-services", "HR01")
+        .term("haven-cost", "free")
+        .build();
+    let m = s.as_object_mut().unwrap();
+    m.remove("organization");
+    m.remove("organization_id");
+    for sal in s["service_at_locations"].as_array_mut().unwrap() {
+        sal["location"]
+            .as_object_mut()
+            .unwrap()
+            .remove("organization_id");
+    }
+    s
+}
+
+fn client_token(server: &TestServer, org_admin: &str, org: &str, scopes: &[&str]) -> String {
+    let (_, c) = server.send(
+        "POST",
+        &format!("/organizations/{org}/api_clients"),
+        Some(org_admin),
+        Some(&json!({"name": "sync", "scopes": scopes})),
+    );
+    let res = reqwest::blocking::Client::new()
+        .post(format!("{}/auth/token", server.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", c["client_id"].as_str().unwrap()),
+            ("client_secret", c["client_secret"].as_str().unwrap()),
+        ])
+        .send()
+        .unwrap();
+    res.json::<Value>().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_partner_publishes_a_searchable_service() {
+    let server = server();
+    let a = server.token("a@a.example");
+    let body = new_service("Needle exchange");
+    let (status, created) = server.send("POST", "/services", Some(&a), Some(&body));
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["organization_id"], ORG_A);
+    assert_eq!(created["organization"]["name"], "Org A");
+    common::assert_hsds("service", &created);
+    let id = created["id"].as_str().unwrap();
+    // Public, searchable at once.
+    assert_eq!(
+        server.names("/services?taxonomy_code=HR01&cost=free&lat=38.03&lon=-78.48"),
+        ["Needle exchange"]
+    );
+    assert_eq!(
+        server.json(&format!("/services/{id}"))["name"],
+        "Needle exchange"
+    );
+    // The same id again is a conflict.
+    assert_eq!(
+        server.send("POST", "/services", Some(&a), Some(&created)).0,
+        409
+    );
+}
+
+#[test]
+fn only_the_owner_with_catalog_write_may_write() {
+    let server = server();
+    let a = server.token("a@a.example");
+    let b = server.token("b@b.example");
+    let admin = server.token("admin@haven.example");
+    let (_, created) = server.send("POST", "/services", Some(&a), Some(&new_service("Ours")));
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/services/{id}");
+    let b_reader = client_token(&server, &b, ORG_B, &["referrals:read"]);
+    let b_writer = client_token(&server, &b, ORG_B, &["catalog:write"]);
+    let patch = json!({"description": "changed"});
+    for (who, token, want) in [
+        ("anonymous", None, 401),
+        ("other org_admin", Some(b.as_str()), 404),
+        ("other org's writer client", Some(b_writer.as_str()), 404),
+        ("client without the scope", Some(b_reader.as_str()), 403),
+        (
+            "platform admin (no organisation)",
+            Some(admin.as_str()),
+            403,
+        ),
+    ] {
+        assert_eq!(
+            server.send("PATCH", &path, token, Some(&patch)).0,
+            want,
+            "PATCH by {who}"
+        );
+        assert_eq!(
+            server.send("PUT", &path, token, Some(&created)).0,
+            want,
+            "PUT by {who}"
+        );
+        assert_eq!(
+            server.send("DELETE", &path, token, None).0,
+            want,
+            "DELETE by {who}"
+        );
+    }
+    assert_eq!(server.json(&path)["description"], created["description"]);
+    // A body cannot move the service to another organisation, nor claim its locations.
+    let mut moved = created.clone();
+    moved["organization_id"] = json!(ORG_B);
+    let (status, problem) = server.send("PUT", &path, Some(&a), Some(&moved));
+    assert_eq!(status, 400);
+    assert_eq!(problem["errors"][0]["field"], "organization_id");
+    let (status, problem) = server.send(
+        "PATCH",
+        &path,
+        Some(&a),
+        Some(&json!({"organization_id": ORG_B})),
+    );
+    assert_eq!(status, 400, "{problem}");
+    // B reusing A's location in a service of its own: the location is not B's to use.
+    let mut theirs = created.clone();
+    let new_id = uuid::Uuid::new_v4().to_string();
+    let m = theirs.as_object_mut().unwrap();
+    m.remove("organization");
+    m.remove("organization_id");
+    m.remove("attributes");
+    m.insert("id".into(), json!(new_id));
+    theirs["service_at_locations"][0]["id"] = json!(uuid::Uuid::new_v4().to_string());
+    theirs["service_at_locations"][0]["service_id"] = json!(new_id);
+    theirs["service_at_locations"][0]["location"]
+        .as_object_mut()
+        .unwrap()
+        .remove("organization_id");
+    let (status, body) = server.send("POST", "/services", Some(&b), Some(&theirs));
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(server.json(&path)["organization_id"], ORG_A);
+    // The owner may.
+    let (status, patched) = server.send("PATCH", &path, Some(&a), Some(&patch));
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["description"], "changed");
+    assert_eq!(server.send("DELETE", &path, Some(&a), None).0, 204);
+    assert_eq!(server.get(&path).status(), 404);
+}
+
+#[test]
+fn bad_bodies_name_the_field_and_change_nothing() {
+    let server = server();
+    let a = server.token("a@a.example");
+    let (_, created) = server.send("POST", "/services", Some(&a), Some(&new_service("Clinic")));
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/services/{id}");
+    for (patch, field) in [
+        (
+            json!({"service_at_locations": [{"id": common::id("x"), "location": {"id": common::id("y"), "location_type": "physical", "latitude": 123}}]}),
+            "service_at_locations[0].location.latitude",
+        ),
+        (json!({"status": "open-ish"}), "status"),
+        (json!({"name": null}), "name"),
+        (json!({"url": "not a url"}), "url"),
+        (json!({"minimum_age": "eighteen"}), "minimum_age"),
+        (
+            json!({"languages": [{"id": common::id("l"), "code": "english"}]}),
+            "languages[0].code",
+        ),
+    ] {
+        let (status, problem) = server.send("PATCH", &path, Some(&a), Some(&patch));
+        assert_eq!(status, 400, "{patch}");
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(fields.contains(&field), "{patch}: {fields:?}");
+    }
+    let (status, problem) = server.send(
+        "POST",
+        "/services",
+        Some(&a),
+        Some(&json!({"description": "no name"})),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(problem["errors"][0]["field"], "name");
+    assert_eq!(server.json(&path), created);
+}
+
+#[test]
+fn stale_if_match_is_refused() {
+    let server = server();
+    let a = server.token("a@a.example");
+    let (_, created) = server.send(
+        "POST",
+        "/services",
+        Some(&a),
+        Some(&new_service("Versioned")),
+    );
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/services/{id}");
+    let etag = server.get(&path).headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let send = |method: &str, tag: &str, body: Option<&Value>| {
+        let mut req = reqwest::blocking::Client::new()
+            .request(method.parse().unwrap(), format!("{}{path}", server.base))
+            .bearer_auth(&a)
+            .header("If-Match", tag);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().unwrap()
+    };
+    let res = send("PATCH", &etag, Some(&json!({"description": "first"})));
+    assert_eq!(res.status(), 200);
+    let new_tag = res.headers()["etag"].to_str().unwrap().to_string();
+    assert_ne!(new_tag, etag);
+    // The old tag is stale now: 412, and nothing changes.
+    for (method, body) in [
+        ("PATCH", Some(json!({"description": "second"}))),
+        ("PUT", Some(created.clone())),
+        ("DELETE", None),
+    ] {
+        let res = send(method, &etag, body.as_ref());
+        assert_eq!(res.status(), 412, "{method}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+    }
+    assert_eq!(server.json(&path)["description"], "first");
+    assert_eq!(send("DELETE", &new_tag, None).status(), 204);
+}
