@@ -163,6 +163,22 @@ fn only_the_owner_with_catalog_write_may_write() {
         .remove("organization_id");
     let (status, body) = server.send("POST", "/services", Some(&b), Some(&theirs));
     assert_eq!(status, 404, "{body}");
+    // Nor by naming it only by id.
+    let loc = theirs["service_at_locations"][0]["location"]["id"].clone();
+    theirs["service_at_locations"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("location");
+    theirs["service_at_locations"][0]["location_id"] = loc;
+    let (status, body) = server.send("POST", "/services", Some(&b), Some(&theirs));
+    assert_eq!(status, 404, "{body}");
+    theirs["service_at_locations"][0]["location_id"] = json!(uuid::Uuid::new_v4().to_string());
+    let (status, body) = server.send("POST", "/services", Some(&b), Some(&theirs));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["field"],
+        "service_at_locations[0].location_id"
+    );
     assert_eq!(server.json(&path)["organization_id"], ORG_A);
     // The owner may.
     let (status, patched) = server.send("PATCH", &path, Some(&a), Some(&patch));

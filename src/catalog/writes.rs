@@ -75,14 +75,28 @@ fn service_value(mut value: Value, org: &str, id: Option<&str>) -> ApiResult<Ser
     Ok(service)
 }
 
-/// Refuses to touch locations of another organisation; claims new ones for `org`.
+/// Refuses to use locations of another organisation, nested or named by id; claims new ones
+/// for `org`. A location named only by id must exist.
 fn check_locations(conn: &mut DbConnection, service: &mut Service, org: &str) -> ApiResult<()> {
-    for sal in &mut service.service_at_locations {
-        if let Some(l) = &mut sal.location {
-            match store::owner(conn, "location", &l.id)? {
-                Some(Some(owner)) if owner != org => return Err(ApiError::NotFound),
-                _ => l.organization_id = Some(org.to_string()),
+    for (i, sal) in service.service_at_locations.iter_mut().enumerate() {
+        let id = sal
+            .location
+            .as_ref()
+            .map(|l| l.id.clone())
+            .or_else(|| sal.location_id.clone());
+        let Some(id) = id else { continue };
+        match store::owner(conn, "location", &id)? {
+            Some(Some(owner)) if owner != org => return Err(ApiError::NotFound),
+            None if sal.location.is_none() => {
+                return Err(ApiError::invalid(
+                    format!("service_at_locations[{i}].location_id"),
+                    "no such location: nest the location to create it",
+                ))
             }
+            _ => {}
+        }
+        if let Some(l) = &mut sal.location {
+            l.organization_id = Some(org.to_string());
         }
     }
     Ok(())
