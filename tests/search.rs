@@ -445,6 +445,26 @@ fn confidential_locations_are_coarsened_in_public() {
     assert!(l.get("addresses").is_none());
     assert_eq!(l["latitude"], 38.03);
     assert_eq!(l["longitude"], -78.48);
+    // An authenticated partner sees it exactly (frontline staff need the address to refer);
+    // a token that does not verify is refused rather than quietly treated as public.
+    server.user("worker@partner.example", "admin", None);
+    let token = server.token("worker@partner.example");
+    let (status, exact) = server.send("GET", &format!("/services/{id}"), Some(&token), None);
+    assert_eq!(status, 200);
+    let l = &exact["service_at_locations"][0]["location"];
+    assert_eq!(l["latitude"], 38.031234);
+    assert_eq!(l["addresses"][0]["address_1"], "10 Hidden Lane");
+    assert_eq!(
+        server
+            .send(
+                "GET",
+                &format!("/services/{id}"),
+                Some("expired.or.forged"),
+                None
+            )
+            .0,
+        401
+    );
     // Distances are from the coarse point, so they cannot be used to find the exact one.
     let page = server.json(&format!("/service_at_locations?lat={LAT}&lon={LON}"));
     let from_coarse = haven::search::place::distance(

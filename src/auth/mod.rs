@@ -120,6 +120,28 @@ impl FromRequest for Caller {
     }
 }
 
+/// Who reads the catalogue: the public, or an authenticated partner, who sees confidential
+/// locations exactly. No token is the public; a token that does not verify is a 401, so a
+/// partner whose token expired learns it rather than silently getting the public view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    Public,
+    Partner,
+}
+
+impl FromRequest for Viewer {
+    type Error = ApiError;
+    type Future = Ready<Result<Viewer, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(if req.headers().contains_key("authorization") {
+            caller(req).map(|_| Viewer::Partner)
+        } else {
+            Ok(Viewer::Public)
+        })
+    }
+}
+
 fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{path_id, store, views, Listing};
+use crate::auth::Viewer;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::hsds::model::{Organization, Page};
@@ -42,16 +43,21 @@ pub struct OrganizationGetParams {
 }
 
 /// A fully nested organisation: children, locations and services.
-fn full(conn: &mut DbConnection, org: Organization, full_service: bool) -> ApiResult<Organization> {
+fn full(
+    conn: &mut DbConnection,
+    org: Organization,
+    full_service: bool,
+    viewer: Viewer,
+) -> ApiResult<Organization> {
     let mut org = org;
     org.locations = store::organization_locations(conn, &org.id)?
         .into_iter()
-        .map(views::public_location)
+        .map(|l| views::location(l, viewer))
         .collect();
     let ids = store::organization_service_ids(conn, &org.id)?;
     org.services = store::services(conn, &ids)?
         .into_iter()
-        .map(views::public_service)
+        .map(|s| views::service(s, viewer))
         .map(|s| {
             if full_service {
                 s
@@ -68,6 +74,7 @@ fn full(conn: &mut DbConnection, org: Organization, full_service: bool) -> ApiRe
     tag = "catalogue",
     operation_id = "listOrganizations",
     params(OrganizationParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of organisations (or, with `format=ndjson`, every match, one per line)", body = Page<Organization>,
             content((Page<Organization> = "application/json"), (Organization = "application/x-ndjson"))),
@@ -77,6 +84,7 @@ fn full(conn: &mut DbConnection, org: Organization, full_service: bool) -> ApiRe
 #[get("/organizations")]
 pub async fn list(
     state: web::Data<AppState>,
+    viewer: Viewer,
     Params(params): Params<OrganizationParams>,
 ) -> ApiResult<HttpResponse> {
     let mut errors = vec![];
@@ -104,7 +112,7 @@ pub async fn list(
                     continue;
                 };
                 items.push(if nested {
-                    full(conn, org, full_service)?
+                    full(conn, org, full_service, viewer)?
                 } else {
                     views::organization_list_item(org)
                 });
@@ -120,6 +128,7 @@ pub async fn list(
     tag = "catalogue",
     operation_id = "getOrganization",
     params(("id" = String, Path, format = Uuid, description = "The organisation id"), OrganizationGetParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The organisation", body = Organization),
         (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
@@ -129,6 +138,7 @@ pub async fn list(
 #[get("/organizations/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
+    viewer: Viewer,
     id: web::Path<String>,
     Params(params): Params<OrganizationGetParams>,
 ) -> ApiResult<HttpResponse> {
@@ -142,7 +152,7 @@ pub async fn get(
             else {
                 return Ok(None);
             };
-            Ok(Some(full(conn, org, full_service)?))
+            Ok(Some(full(conn, org, full_service, viewer)?))
         })
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -6,6 +6,7 @@ use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
 
 use super::{path_id, search_response, store, views};
+use crate::auth::Viewer;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::hsds::model::{Page, ServiceAtLocation};
@@ -13,14 +14,19 @@ use crate::search::filters::{Params, Search, SearchParams};
 use crate::search::query::{Hit, Unit};
 use crate::state::AppState;
 
-fn render(conn: &mut DbConnection, s: &Search, hits: &[Hit]) -> ApiResult<Vec<ServiceAtLocation>> {
+fn render(
+    conn: &mut DbConnection,
+    s: &Search,
+    hits: &[Hit],
+    viewer: Viewer,
+) -> ApiResult<Vec<ServiceAtLocation>> {
     let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
     let distances: HashMap<&str, Option<f64>> =
         hits.iter().map(|h| (h.id.as_str(), h.distance)).collect();
     Ok(store::service_at_locations_by_id(conn, &ids)?
         .into_iter()
         .map(|sal| {
-            let mut sal = views::public_service_at_location(sal);
+            let mut sal = views::service_at_location(sal, viewer);
             sal.distance = distances.get(sal.id.as_str()).copied().flatten();
             if s.full {
                 sal
@@ -39,6 +45,7 @@ fn render(conn: &mut DbConnection, s: &Search, hits: &[Hit]) -> ApiResult<Vec<Se
     tag = "catalogue",
     operation_id = "listServiceAtLocations",
     params(SearchParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of services at locations (or, with `format=ndjson`, every match, one per line)", body = Page<ServiceAtLocation>,
             content((Page<ServiceAtLocation> = "application/json"), (ServiceAtLocation = "application/x-ndjson"))),
@@ -48,9 +55,12 @@ fn render(conn: &mut DbConnection, s: &Search, hits: &[Hit]) -> ApiResult<Vec<Se
 #[get("/service_at_locations")]
 pub async fn list(
     state: web::Data<AppState>,
+    viewer: Viewer,
     Params(params): Params<SearchParams>,
 ) -> ApiResult<HttpResponse> {
     let s = params.parse(Utc::now())?;
+    let render =
+        move |conn: &mut DbConnection, s: &Search, hits: &[Hit]| render(conn, s, hits, viewer);
     search_response(state.get_ref().clone(), s, Unit::ServiceAtLocation, render).await
 }
 
@@ -59,6 +69,7 @@ pub async fn list(
     tag = "catalogue",
     operation_id = "getServiceAtLocation",
     params(("id" = String, Path, format = Uuid, description = "The service_at_location id")),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The service at location", body = ServiceAtLocation),
         (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
@@ -66,11 +77,15 @@ pub async fn list(
     )
 )]
 #[get("/service_at_locations/{id}")]
-pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = path_id(&id)?;
     let sal = state
         .db(move |conn| Ok(store::service_at_locations_by_id(conn, &[id])?.pop()))
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(views::public_service_at_location(sal)))
+    Ok(HttpResponse::Ok().json(views::service_at_location(sal, viewer)))
 }

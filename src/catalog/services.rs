@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{path_id, search_response, store, views};
+use crate::auth::Viewer;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::hsds::model::{Page, Service};
@@ -32,7 +33,12 @@ pub enum ServiceItem {
 }
 
 /// Renders hits as the caller asked: minimal, list form or fully nested, with distances.
-fn render(conn: &mut DbConnection, s: &Search, hits: &[Hit]) -> ApiResult<Vec<ServiceItem>> {
+fn render(
+    conn: &mut DbConnection,
+    s: &Search,
+    hits: &[Hit],
+    viewer: Viewer,
+) -> ApiResult<Vec<ServiceItem>> {
     let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
     if s.minimal {
         let stamps = store::service_stamps(conn, &ids)?;
@@ -50,7 +56,7 @@ fn render(conn: &mut DbConnection, s: &Search, hits: &[Hit]) -> ApiResult<Vec<Se
     Ok(services
         .into_iter()
         .map(|service| {
-            let mut service = views::public_service(service);
+            let mut service = views::service(service, viewer);
             service.distance = distances.get(service.id.as_str()).copied().flatten();
             if !s.full {
                 service = views::service_list_item(service);
@@ -70,6 +76,7 @@ fn render(conn: &mut DbConnection, s: &Search, hits: &[Hit]) -> ApiResult<Vec<Se
     tag = "catalogue",
     operation_id = "listServices",
     params(SearchParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of services (or, with `format=ndjson`, every match, one per line)", body = Page<ServiceItem>,
             content((Page<ServiceItem> = "application/json"), (ServiceItem = "application/x-ndjson"))),
@@ -79,9 +86,12 @@ fn render(conn: &mut DbConnection, s: &Search, hits: &[Hit]) -> ApiResult<Vec<Se
 #[get("/services")]
 pub async fn list(
     state: web::Data<AppState>,
+    viewer: Viewer,
     Params(params): Params<SearchParams>,
 ) -> ApiResult<HttpResponse> {
     let s = params.parse(Utc::now())?;
+    let render =
+        move |conn: &mut DbConnection, s: &Search, hits: &[Hit]| render(conn, s, hits, viewer);
     search_response(state.get_ref().clone(), s, Unit::Service, render).await
 }
 
@@ -90,6 +100,7 @@ pub async fn list(
     tag = "catalogue",
     operation_id = "getService",
     params(("id" = String, Path, format = Uuid, description = "The service id")),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The fully nested service", body = Service,
             headers(("ETag" = String, description = "The version, for If-Match on writes"))),
@@ -98,7 +109,11 @@ pub async fn list(
     )
 )]
 #[get("/services/{id}")]
-pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = path_id(&id)?;
     let service = state
         .db(move |conn| Ok(store::services(conn, &[id])?.pop()))
@@ -106,5 +121,5 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult
         .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok()
         .insert_header((ETAG, store::etag(&service)))
-        .json(views::public_service(service)))
+        .json(views::service(service, viewer)))
 }

@@ -1,6 +1,7 @@
 //! How stored HSDS objects are shown: the list forms of the HSDS profile, and the public view of
 //! confidential locations. Pure.
 
+use crate::auth::Viewer;
 use crate::hsds::model::{Location, Organization, Service, ServiceAtLocation};
 
 /// Coordinates of a confidential location are rounded to 0.01° (about 1 km) in public.
@@ -8,8 +9,32 @@ pub fn coarse(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
-/// The public view of a location: a confidential one loses its addresses and its exact point.
-pub fn public_location(mut l: Location) -> Location {
+/// A location as `viewer` sees it: in public, a confidential one loses its addresses and its
+/// exact point.
+pub fn location(l: Location, viewer: Viewer) -> Location {
+    match viewer {
+        Viewer::Partner => l,
+        Viewer::Public => public_location(l),
+    }
+}
+
+/// A fully nested service as `viewer` sees it.
+pub fn service(s: Service, viewer: Viewer) -> Service {
+    match viewer {
+        Viewer::Partner => s,
+        Viewer::Public => public_service(s),
+    }
+}
+
+/// A service_at_location as `viewer` sees it.
+pub fn service_at_location(sal: ServiceAtLocation, viewer: Viewer) -> ServiceAtLocation {
+    match viewer {
+        Viewer::Partner => sal,
+        Viewer::Public => public_service_at_location(sal),
+    }
+}
+
+fn public_location(mut l: Location) -> Location {
     if l.confidential == Some(true) {
         l.addresses.clear();
         l.latitude = l.latitude.map(coarse);
@@ -18,8 +43,7 @@ pub fn public_location(mut l: Location) -> Location {
     l
 }
 
-/// The public view of a fully nested service.
-pub fn public_service(mut s: Service) -> Service {
+fn public_service(mut s: Service) -> Service {
     for sal in &mut s.service_at_locations {
         if let Some(l) = sal.location.take() {
             sal.location = Some(public_location(l));
@@ -28,7 +52,7 @@ pub fn public_service(mut s: Service) -> Service {
     s
 }
 
-pub fn public_service_at_location(mut sal: ServiceAtLocation) -> ServiceAtLocation {
+fn public_service_at_location(mut sal: ServiceAtLocation) -> ServiceAtLocation {
     if let Some(l) = sal.location.take() {
         sal.location = Some(public_location(l));
     }
