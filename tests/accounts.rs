@@ -293,27 +293,7 @@ fn who_may_manage_accounts() {
     let a_admin = server.token("a-admin@a.example");
     let a_staff = server.token("a-staff@a.example");
     let b_admin = server.token("b-admin@b.example");
-    let (_, client) = server.send(
-        "POST",
-        &format!("/organizations/{ORG_A}/api_clients"),
-        Some(&a_admin),
-        Some(&json!({"name": "Sync", "scopes": ["catalog:write", "webhooks:manage"]})),
-    );
-    let client_token = {
-        let res = reqwest::blocking::Client::new()
-            .post(format!("{}/auth/token", server.base))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", client["client_id"].as_str().unwrap()),
-                ("client_secret", client["client_secret"].as_str().unwrap()),
-            ])
-            .send()
-            .unwrap();
-        res.json::<Value>().unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let client_token = server.client_token(&a_admin, ORG_A, &["catalog:write", "webhooks:manage"]);
     let callers: [(&str, Option<&str>); 6] = [
         ("anonymous", None),
         ("staff", Some(&a_staff)),

@@ -45,28 +45,6 @@ fn new_service(name: &str) -> Value {
     s
 }
 
-fn client_token(server: &TestServer, org_admin: &str, org: &str, scopes: &[&str]) -> String {
-    let (_, c) = server.send(
-        "POST",
-        &format!("/organizations/{org}/api_clients"),
-        Some(org_admin),
-        Some(&json!({"name": "sync", "scopes": scopes})),
-    );
-    let res = reqwest::blocking::Client::new()
-        .post(format!("{}/auth/token", server.base))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", c["client_id"].as_str().unwrap()),
-            ("client_secret", c["client_secret"].as_str().unwrap()),
-        ])
-        .send()
-        .unwrap();
-    res.json::<Value>().unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn a_partner_publishes_a_searchable_service() {
     let server = server();
@@ -103,8 +81,8 @@ fn only_the_owner_with_catalog_write_may_write() {
     let (_, created) = server.send("POST", "/services", Some(&a), Some(&new_service("Ours")));
     let id = created["id"].as_str().unwrap();
     let path = format!("/services/{id}");
-    let b_reader = client_token(&server, &b, ORG_B, &["referrals:read"]);
-    let b_writer = client_token(&server, &b, ORG_B, &["catalog:write"]);
+    let b_reader = server.client_token(&b, ORG_B, &["referrals:read"]);
+    let b_writer = server.client_token(&b, ORG_B, &["catalog:write"]);
     let patch = json!({"description": "changed"});
     for (who, token, want) in [
         ("anonymous", None, 401),

@@ -202,6 +202,32 @@ impl TestServer {
         body["access_token"].as_str().unwrap().to_string()
     }
 
+    /// A token for a new API client of `org` with `scopes`, made by its org_admin.
+    pub fn client_token(&self, org_admin: &str, org: &str, scopes: &[&str]) -> String {
+        let (status, c) = self.send(
+            "POST",
+            &format!("/organizations/{org}/api_clients"),
+            Some(org_admin),
+            Some(&json!({"name": "sync", "scopes": scopes})),
+        );
+        assert_eq!(status, 201, "{c}");
+        let res = self
+            .http
+            .post(format!("{}/auth/token", self.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", c["client_id"].as_str().unwrap()),
+                ("client_secret", c["client_secret"].as_str().unwrap()),
+            ])
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json::<Value>().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     pub fn get(&self, path_and_query: &str) -> reqwest::blocking::Response {
         self.http
             .get(format!("{}{}", self.base, path_and_query))
