@@ -287,51 +287,14 @@ fn forged_and_stale_tokens_are_refused() {
 }
 
 #[test]
-fn who_may_manage_accounts() {
+fn deleting_accounts_stays_inside_the_organisation() {
     let server = server();
     let admin = server.token("admin@haven.example");
     let a_admin = server.token("a-admin@a.example");
     let a_staff = server.token("a-staff@a.example");
     let b_admin = server.token("b-admin@b.example");
-    let client_token = server.client_token(&a_admin, ORG_A, &["catalog:write", "webhooks:manage"]);
-    let callers: [(&str, Option<&str>); 6] = [
-        ("anonymous", None),
-        ("staff", Some(&a_staff)),
-        ("org_admin", Some(&a_admin)),
-        ("other org_admin", Some(&b_admin)),
-        ("admin", Some(&admin)),
-        ("api client", Some(&client_token)),
-    ];
+    // Who may list and create is in the matrix (tests/matrix.rs); here, the edges of delete.
     let users = format!("/organizations/{ORG_A}/users");
-    let clients = format!("/organizations/{ORG_A}/api_clients");
-    let new_user = |n: usize| json!({"email": format!("new{n}@a.example"), "password": PASSWORD, "role": "staff"});
-    let new_client = json!({"name": "x", "scopes": ["referrals:read"]});
-    let expected: [(u16, u16, u16, u16, u16); 6] = [
-        // list users, create user, list clients, create client, create organisation
-        (401, 401, 401, 401, 401),
-        (403, 403, 403, 403, 403),
-        (200, 201, 200, 201, 403),
-        (404, 404, 404, 404, 403),
-        (200, 201, 200, 201, 201),
-        (403, 403, 403, 403, 403),
-    ];
-    for (i, ((who, token), want)) in callers.iter().zip(expected).enumerate() {
-        let got = (
-            server.send("GET", &users, *token, None).0,
-            server.send("POST", &users, *token, Some(&new_user(i))).0,
-            server.send("GET", &clients, *token, None).0,
-            server.send("POST", &clients, *token, Some(&new_client)).0,
-            server
-                .send(
-                    "POST",
-                    "/organizations",
-                    *token,
-                    Some(&json!({"name": format!("New {i}"), "description": "x"})),
-                )
-                .0,
-        );
-        assert_eq!(got, want, "{who}");
-    }
     // Deleting: another organisation's user is not there; one's own goes.
     let (_, list) = server.send("GET", &users, Some(&a_admin), None);
     let staff_id = list

@@ -208,46 +208,272 @@ fn bad_bodies_name_the_field_and_change_nothing() {
     assert_eq!(server.json(&path), created);
 }
 
+/// Sends with `If-Match: tag`.
+fn conditional(
+    server: &TestServer,
+    token: &str,
+    method: &str,
+    path: &str,
+    tag: &str,
+    body: Option<&Value>,
+) -> reqwest::blocking::Response {
+    let mut req = reqwest::blocking::Client::new()
+        .request(method.parse().unwrap(), format!("{}{path}", server.base))
+        .bearer_auth(token)
+        .header("If-Match", tag);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    req.send().unwrap()
+}
+
+/// A read's ETag works for one write; after it, the old tag is stale for PATCH, PUT and (when
+/// `token` may delete) DELETE, which then change nothing.
+fn check_if_match(server: &TestServer, token: &str, path: &str, field: &str, delete: bool) {
+    let read = server.get(path);
+    let etag = read.headers()["etag"].to_str().unwrap().to_string();
+    let before: Value = read.json().unwrap();
+    let res = conditional(
+        server,
+        token,
+        "PATCH",
+        path,
+        &etag,
+        Some(&json!({field: "first"})),
+    );
+    assert_eq!(res.status(), 200, "{path}");
+    let new_tag = res.headers()["etag"].to_str().unwrap().to_string();
+    assert_ne!(new_tag, etag);
+    let mut stale = vec![
+        ("PATCH", Some(json!({field: "second"}))),
+        ("PUT", Some(before.clone())),
+    ];
+    if delete {
+        stale.push(("DELETE", None));
+    }
+    for (method, body) in stale {
+        let res = conditional(server, token, method, path, &etag, body.as_ref());
+        assert_eq!(res.status(), 412, "{method} {path}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+    }
+    assert_eq!(server.json(path)[field], "first");
+    assert_eq!(
+        server.get(path).headers()["etag"].to_str().unwrap(),
+        new_tag
+    );
+    if delete {
+        let res = conditional(server, token, "DELETE", path, &new_tag, None);
+        assert_eq!(res.status(), 204, "{path}");
+    }
+}
+
 #[test]
 fn stale_if_match_is_refused() {
     let server = server();
     let a = server.token("a@a.example");
+    let b = server.token("b@b.example");
     let (_, created) = server.send(
         "POST",
         "/services",
         Some(&a),
         Some(&new_service("Versioned")),
     );
-    let id = created["id"].as_str().unwrap();
-    let path = format!("/services/{id}");
-    let etag = server.get(&path).headers()["etag"]
-        .to_str()
+    let sal = created["service_at_locations"][0]["id"].as_str().unwrap();
+    let location = created["service_at_locations"][0]["location"]["id"]
+        .as_str()
         .unwrap()
         .to_string();
-    let send = |method: &str, tag: &str, body: Option<&Value>| {
-        let mut req = reqwest::blocking::Client::new()
-            .request(method.parse().unwrap(), format!("{}{path}", server.base))
-            .bearer_auth(&a)
-            .header("If-Match", tag);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        req.send().unwrap()
-    };
-    let res = send("PATCH", &etag, Some(&json!({"description": "first"})));
-    assert_eq!(res.status(), 200);
-    let new_tag = res.headers()["etag"].to_str().unwrap().to_string();
-    assert_ne!(new_tag, etag);
-    // The old tag is stale now: 412, and nothing changes.
-    for (method, body) in [
-        ("PATCH", Some(json!({"description": "second"}))),
-        ("PUT", Some(created.clone())),
-        ("DELETE", None),
-    ] {
-        let res = send(method, &etag, body.as_ref());
-        assert_eq!(res.status(), 412, "{method}");
-        assert_eq!(res.headers()["content-type"], "application/problem+json");
+    check_if_match(
+        &server,
+        &a,
+        &format!("/service_at_locations/{sal}"),
+        "description",
+        true,
+    );
+    check_if_match(
+        &server,
+        &a,
+        &format!("/locations/{location}"),
+        "description",
+        true,
+    );
+    let id = created["id"].as_str().unwrap();
+    check_if_match(&server, &a, &format!("/services/{id}"), "description", true);
+    check_if_match(
+        &server,
+        &b,
+        &format!("/organizations/{ORG_B}"),
+        "description",
+        false,
+    );
+}
+
+#[test]
+fn locations_and_service_at_locations_are_kept_on_their_own() {
+    let server = server();
+    let a = server.token("a@a.example");
+    let b = server.token("b@b.example");
+    // A service with no location yet, and a place to offer it.
+    let (status, service) = server.send(
+        "POST",
+        "/services",
+        Some(&a),
+        Some(&json!({"name": "Naloxone", "description": "Kits.", "status": "active"})),
+    );
+    assert_eq!(status, 201, "{service}");
+    let service_id = service["id"].as_str().unwrap().to_string();
+    let (status, location) = server.send(
+        "POST",
+        "/locations",
+        Some(&a),
+        Some(&json!({"name": "Van stop", "location_type": "physical", "latitude": 38.03, "longitude": -78.48,
+            "addresses": [{"address_1": "1 Main St", "city": "Charlottesville", "state_province": "VA",
+                "postal_code": "22902", "country": "US", "address_type": "physical"}]})),
+    );
+    assert_eq!(status, 201, "{location}");
+    common::assert_hsds("location", &location);
+    assert_eq!(location["organization_id"], ORG_A);
+    let location_id = location["id"].as_str().unwrap().to_string();
+    assert!(
+        location["addresses"][0]["id"].is_string(),
+        "ids are made for nested objects"
+    );
+    let near = "/services?lat=38.03&lon=-78.48&proximity=500";
+    assert!(server.names(near).is_empty());
+
+    // Offer it there: searchable at once, and the errors name the body's own fields.
+    let (status, problem) = server.send(
+        "POST",
+        "/service_at_locations",
+        Some(&a),
+        Some(
+            &json!({"service_id": service_id, "location_id": location_id,
+            "phones": [{"number": ""}]}),
+        ),
+    );
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "phones[0].number");
+    let (status, sal) = server.send(
+        "POST",
+        "/service_at_locations",
+        Some(&a),
+        Some(&json!({"service_id": service_id, "location_id": location_id, "description": "Tuesdays"})),
+    );
+    assert_eq!(status, 201, "{sal}");
+    assert_eq!(sal["service"]["id"], service_id.as_str());
+    assert_eq!(sal["location"]["name"], "Van stop");
+    common::assert_hsds("service_at_location", &sal);
+    let sal_id = sal["id"].as_str().unwrap().to_string();
+    assert_eq!(server.names(near), ["Naloxone"]);
+    // B cannot offer A's service, nor offer its own at A's location.
+    let (status, _) = server.send(
+        "POST",
+        "/service_at_locations",
+        Some(&b),
+        Some(&json!({"service_id": service_id, "location_id": location_id})),
+    );
+    assert_eq!(status, 404);
+
+    // Moving the location moves the search result with it.
+    let (status, moved) = server.send(
+        "PATCH",
+        &format!("/locations/{location_id}"),
+        Some(&a),
+        Some(&json!({"latitude": 37.54, "longitude": -77.43})),
+    );
+    assert_eq!(status, 200, "{moved}");
+    assert!(server.names(near).is_empty());
+    assert_eq!(
+        server.names("/services?lat=37.54&lon=-77.43&proximity=500"),
+        ["Naloxone"]
+    );
+    // A location still in use cannot go; the service_at_location can, then the location.
+    let loc_path = format!("/locations/{location_id}");
+    assert_eq!(server.send("DELETE", &loc_path, Some(&a), None).0, 409);
+    assert_eq!(
+        server
+            .send(
+                "DELETE",
+                &format!("/service_at_locations/{sal_id}"),
+                Some(&a),
+                None
+            )
+            .0,
+        204
+    );
+    assert!(server
+        .names("/services?lat=37.54&lon=-77.43&proximity=500")
+        .is_empty());
+    assert_eq!(
+        server.json(&format!("/services/{service_id}"))["name"],
+        "Naloxone"
+    );
+    assert_eq!(server.send("DELETE", &loc_path, Some(&a), None).0, 204);
+    assert_eq!(server.get(&loc_path).status(), 404);
+}
+
+#[test]
+fn organisations_are_edited_by_their_own_and_removed_by_the_admin() {
+    let server = server();
+    let a = server.token("a@a.example");
+    let b = server.token("b@b.example");
+    let admin = server.token("admin@haven.example");
+    server.send(
+        "POST",
+        "/services",
+        Some(&a),
+        Some(&new_service("Syringes")),
+    );
+    // Renaming shows in search results at once.
+    let (status, org) = server.send(
+        "PATCH",
+        &format!("/organizations/{ORG_A}"),
+        Some(&admin),
+        Some(&json!({"name": "Org A Renamed", "services": [{"name": "ignored"}]})),
+    );
+    assert_eq!(status, 200, "{org}");
+    assert!(org.get("services").is_none());
+    common::assert_hsds("organization", &org);
+    assert_eq!(
+        server.json("/services?search=syringes")["contents"][0]["organization"]["name"],
+        "Org A Renamed"
+    );
+    // Nobody moves an organisation to another id.
+    let (status, problem) = server.send(
+        "PUT",
+        &format!("/organizations/{ORG_B}"),
+        Some(&b),
+        Some(&json!({"id": ORG_A, "name": "B", "description": "x"})),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(problem["errors"][0]["field"], "id");
+    // With services it stays; once they are gone, it goes with its accounts.
+    let path = format!("/organizations/{ORG_A}");
+    assert_eq!(server.send("DELETE", &path, Some(&admin), None).0, 409);
+    let ids: Vec<String> = server.json(&format!("/services?organization_id={ORG_A}"))["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    for id in ids {
+        assert_eq!(
+            server
+                .send("DELETE", &format!("/services/{id}"), Some(&a), None)
+                .0,
+            204
+        );
     }
-    assert_eq!(server.json(&path)["description"], "first");
-    assert_eq!(send("DELETE", &new_tag, None).status(), 204);
+    assert_eq!(server.send("DELETE", &path, Some(&admin), None).0, 204);
+    assert_eq!(server.get(&path).status(), 404);
+    let login = reqwest::blocking::Client::new()
+        .post(format!("{}/auth/token", server.base))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "a@a.example"),
+            ("password", common::PASSWORD),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(login.status(), 401);
 }

@@ -1,7 +1,6 @@
 //! Partner accounts: organisations' users, API clients, tokens.
 
 pub mod api_clients;
-pub mod organizations;
 pub mod store;
 pub mod token;
 pub mod users;

@@ -212,3 +212,16 @@ pub fn delete_client(
     q.bind(organization_id).push(" AND id = ").bind(id);
     Ok(q.execute(conn)? > 0)
 }
+
+/// Removes every user and API client of an organisation (when the organisation goes).
+pub fn delete_organization_accounts(
+    conn: &mut DbConnection,
+    organization_id: &str,
+) -> Result<(), ApiError> {
+    for table in ["app_user", "api_client"] {
+        let mut q = Sql::new(&format!("DELETE FROM {table} WHERE organization_id = "));
+        q.bind(organization_id);
+        q.execute(conn)?;
+    }
+    Ok(())
+}

@@ -1,5 +1,6 @@
 //! `GET /organizations` and `GET /organizations/{id}`.
 
+use actix_web::http::header::ETAG;
 use actix_web::{get, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -130,7 +131,8 @@ pub async fn list(
     params(("id" = String, Path, format = Uuid, description = "The organisation id"), OrganizationGetParams),
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "The organisation", body = Organization),
+        (status = 200, description = "The organisation", body = Organization,
+            headers(("ETag" = String, description = "The version of the organisation's own fields, for If-Match on writes"))),
         (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
     )
@@ -152,9 +154,11 @@ pub async fn get(
             else {
                 return Ok(None);
             };
-            Ok(Some(full(conn, org, full_service, viewer)?))
+            let tag = store::etag(&org);
+            Ok(Some((full(conn, org, full_service, viewer)?, tag)))
         })
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(org))
+    let (org, tag) = org;
+    Ok(HttpResponse::Ok().insert_header((ETAG, tag)).json(org))
 }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::header::ETAG;
 use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
 
@@ -71,7 +72,8 @@ pub async fn list(
     params(("id" = String, Path, format = Uuid, description = "The service_at_location id")),
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "The service at location", body = ServiceAtLocation),
+        (status = 200, description = "The service at location", body = ServiceAtLocation,
+            headers(("ETag" = String, description = "The version, for If-Match on writes"))),
         (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such service at location", body = Problem, content_type = "application/problem+json"),
     )
@@ -87,5 +89,7 @@ pub async fn get(
         .db(move |conn| Ok(store::service_at_locations_by_id(conn, &[id])?.pop()))
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(views::service_at_location(sal, viewer)))
+    Ok(HttpResponse::Ok()
+        .insert_header((ETAG, store::etag(&sal)))
+        .json(views::service_at_location(sal, viewer)))
 }

@@ -590,9 +590,7 @@ pub fn put_service(conn: &mut DbConnection, service: &Service) -> anyhow::Result
             reindex(conn, service, &stamp)?;
         }
         let ids: Vec<String> = affected.into_iter().collect();
-        for stored in services(conn, &ids)? {
-            reindex(conn, &stored, &stamp)?;
-        }
+        reindex_services(conn, &ids)?;
         Ok(if before.is_some() {
             Written::Updated
         } else {
@@ -758,10 +756,99 @@ pub fn owner(
     Ok(q.load::<Owner>(conn)?.pop().map(|o| o.organization_id))
 }
 
-/// The entity tag of a stored service: a digest of its fully nested form, so it changes when
-/// anything a read shows changes, its organisation and locations included.
-pub fn etag(service: &Service) -> String {
-    format!("\"{}\"", &hash_of(service)[..32])
+/// The entity tag of a stored object: a digest of the form a read returns (for a service, the
+/// fully nested form), so it changes when anything a read shows changes.
+pub fn etag(object: &impl serde::Serialize) -> String {
+    format!("\"{}\"", &hash_of(object)[..32])
+}
+
+/// Re-reads and reindexes services after something they nest changed.
+fn reindex_services(conn: &mut DbConnection, ids: &[String]) -> anyhow::Result<()> {
+    let stamp = now();
+    for stored in services(conn, ids)? {
+        reindex(conn, &stored, &stamp)?;
+    }
+    Ok(())
+}
+
+/// Stores an organisation's own fields (not its services or locations) and reindexes its
+/// services when it changed, since search shows its name.
+pub fn write_organization(conn: &mut DbConnection, org: &Organization) -> anyhow::Result<Written> {
+    conn.transaction(|conn| {
+        let mut own = org.clone();
+        own.services.clear();
+        own.locations.clear();
+        let written = put_organization(conn, &own)?;
+        if written == Written::Updated {
+            let ids = organization_service_ids(conn, &org.id)?;
+            reindex_services(conn, &ids)?;
+        }
+        Ok(written)
+    })
+}
+
+/// Stores a location and reindexes the services offered there when it changed.
+pub fn write_location(conn: &mut DbConnection, location: &Location) -> anyhow::Result<Written> {
+    conn.transaction(|conn| {
+        let written = put_location(conn, location, None)?;
+        if written == Written::Updated {
+            let ids = location_service_ids(conn, &location.id)?;
+            reindex_services(conn, &ids)?;
+        }
+        Ok(written)
+    })
+}
+
+/// Services offered at a location.
+pub fn location_service_ids(
+    conn: &mut DbConnection,
+    location_id: &str,
+) -> anyhow::Result<Vec<String>> {
+    let mut ids = ids_where(
+        conn,
+        "SELECT service_id AS id FROM service_at_location WHERE location_id = ",
+        location_id,
+    )?;
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Deletes a location no service is offered at any more.
+pub fn delete_location(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
+    conn.transaction(|conn| {
+        delete_children(conn, &LOCATION, &[id.to_string()])?;
+        let mut q = Sql::new("DELETE FROM location WHERE id = ");
+        q.bind(id);
+        Ok(q.execute(conn)? > 0)
+    })
+}
+
+/// Deletes an organisation's own record and its locations; its services must be gone first.
+pub fn delete_organization(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
+    conn.transaction(|conn| {
+        let locations = ids_where(conn, "SELECT id FROM location WHERE organization_id = ", id)?;
+        for location in &locations {
+            delete_location(conn, location)?;
+        }
+        delete_children(conn, &ORGANIZATION, &[id.to_string()])?;
+        let mut q = Sql::new("DELETE FROM organization WHERE id = ");
+        q.bind(id);
+        Ok(q.execute(conn)? > 0)
+    })
+}
+
+/// The service a service_at_location belongs to.
+pub fn service_at_location_service(
+    conn: &mut DbConnection,
+    id: &str,
+) -> anyhow::Result<Option<String>> {
+    Ok(ids_where(
+        conn,
+        "SELECT service_id AS id FROM service_at_location WHERE id = ",
+        id,
+    )?
+    .pop())
 }
 
 /// Deletes a service and everything that only it owns.
