@@ -29,6 +29,25 @@ pub struct Config {
     pub login_max_failures: i64,
     /// How long, in seconds, failures are remembered and a locked login stays locked.
     pub login_lockout_seconds: i64,
+    /// Keys that encrypt client details, `(kid, key)`; the first encrypts, all decrypt. `None`:
+    /// a demo key file (see [`crate::crypto`]).
+    pub encryption_keys: Option<Vec<(String, [u8; 32])>>,
+    /// Where the demo key lives when no keys are configured.
+    pub demo_key_file: String,
+    /// Seconds after a referral ends (or its consent expires) before client details are purged.
+    pub client_retention: i64,
+    /// Seconds between runs of the purge job.
+    pub purge_interval: i64,
+    /// Accept webhook URLs that resolve to loopback or private addresses.
+    pub webhook_allow_private: bool,
+    /// Delivery attempts per webhook event before it is marked failed.
+    pub webhook_max_attempts: i64,
+    /// The first retry delay in milliseconds; each retry doubles it (with jitter), up to the cap.
+    pub webhook_backoff_ms: i64,
+    /// The longest retry delay in milliseconds.
+    pub webhook_backoff_max_ms: i64,
+    /// Seconds a receiver has to answer one delivery.
+    pub webhook_timeout: i64,
 }
 
 impl Config {
@@ -90,7 +109,74 @@ impl Config {
             1,
             86_400,
         )?;
+        let encryption_keys = get("HAVEN_ENCRYPTION_KEYS")
+            .map(|v| parse_encryption_keys(&v))
+            .transpose()?;
+        let demo_key_file = get("HAVEN_DEMO_KEY_FILE").unwrap_or_else(|| {
+            match crate::db::Backend::of_url(&database_url) {
+                Ok(crate::db::Backend::Sqlite) => {
+                    format!("{}.key", crate::db::sqlite_path(&database_url))
+                }
+                _ => "haven-demo.key".to_string(),
+            }
+        });
+        let client_retention = whole(
+            "HAVEN_CLIENT_RETENTION",
+            get("HAVEN_CLIENT_RETENTION"),
+            30 * 86_400,
+            0,
+            3_650 * 86_400,
+        )?;
+        let purge_interval = whole(
+            "HAVEN_PURGE_INTERVAL",
+            get("HAVEN_PURGE_INTERVAL"),
+            300,
+            1,
+            86_400,
+        )?;
+        let webhook_allow_private = parse_bool(
+            "HAVEN_WEBHOOK_ALLOW_PRIVATE",
+            get("HAVEN_WEBHOOK_ALLOW_PRIVATE"),
+            false,
+        )?;
+        let webhook_max_attempts = whole(
+            "HAVEN_WEBHOOK_MAX_ATTEMPTS",
+            get("HAVEN_WEBHOOK_MAX_ATTEMPTS"),
+            12,
+            1,
+            100,
+        )?;
+        let webhook_backoff_ms = whole(
+            "HAVEN_WEBHOOK_BACKOFF_MS",
+            get("HAVEN_WEBHOOK_BACKOFF_MS"),
+            2_000,
+            1,
+            3_600_000,
+        )?;
+        let webhook_backoff_max_ms = whole(
+            "HAVEN_WEBHOOK_BACKOFF_MAX_MS",
+            get("HAVEN_WEBHOOK_BACKOFF_MAX_MS"),
+            3_600_000,
+            1,
+            86_400_000,
+        )?;
+        let webhook_timeout = whole(
+            "HAVEN_WEBHOOK_TIMEOUT",
+            get("HAVEN_WEBHOOK_TIMEOUT"),
+            10,
+            1,
+            300,
+        )?;
         Ok(Config {
+            encryption_keys,
+            demo_key_file,
+            client_retention,
+            purge_interval,
+            webhook_allow_private,
+            webhook_max_attempts,
+            webhook_backoff_ms,
+            webhook_backoff_max_ms,
+            webhook_timeout,
             database_url,
             addr,
             demo,
@@ -156,6 +242,44 @@ fn parse_keys(v: &str) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     Ok(keys)
 }
 
+/// `kid:BASE64,kid:BASE64`, each key 32 bytes (AES-256): the first encrypts, every listed key
+/// decrypts, so a key is rotated by putting the new one first.
+fn parse_encryption_keys(v: &str) -> anyhow::Result<Vec<(String, [u8; 32])>> {
+    use base64::Engine;
+    let mut keys: Vec<(String, [u8; 32])> = Vec::new();
+    for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (kid, key) = part.split_once(':').ok_or_else(|| {
+            anyhow!("HAVEN_ENCRYPTION_KEYS must be a comma list of KID:BASE64KEY, got an entry without ':'")
+        })?;
+        if kid.is_empty()
+            || !kid
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(anyhow!(
+                "HAVEN_ENCRYPTION_KEYS: a key id must be letters, digits, - or _"
+            ));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key.trim())
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| {
+                anyhow!("HAVEN_ENCRYPTION_KEYS: key {kid:?} must be 32 bytes in base64 (openssl rand -base64 32)")
+            })?;
+        if keys.iter().any(|(k, _)| k == kid) {
+            return Err(anyhow!(
+                "HAVEN_ENCRYPTION_KEYS: key id {kid:?} appears twice"
+            ));
+        }
+        keys.push((kid.to_string(), bytes));
+    }
+    if keys.is_empty() {
+        return Err(anyhow!("HAVEN_ENCRYPTION_KEYS is set but holds no key"));
+    }
+    Ok(keys)
+}
+
 fn parse_bool(name: &str, value: Option<String>, default: bool) -> anyhow::Result<bool> {
     match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None => Ok(default),
@@ -211,6 +335,10 @@ mod tests {
             ("HAVEN_JWT_KEYS", "no-colon"),
             ("HAVEN_TOKEN_TTL", "0"),
             ("HAVEN_LOGIN_MAX_FAILURES", "many"),
+            ("HAVEN_ENCRYPTION_KEYS", "k1:dG9vIHNob3J0"),
+            ("HAVEN_ENCRYPTION_KEYS", "k1"),
+            ("HAVEN_WEBHOOK_ALLOW_PRIVATE", "perhaps"),
+            ("HAVEN_CLIENT_RETENTION", "-1"),
         ] {
             let err = format!("{:#}", with(&[(k, v)]).unwrap_err());
             assert!(err.contains(k), "{err}");

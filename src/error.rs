@@ -42,6 +42,10 @@ pub struct Problem {
 pub enum ApiError {
     #[error("invalid request: {}", summary(.0))]
     Invalid(Vec<FieldError>),
+    /// Well-formed, but Haven will not act on it (client details without consent, a service
+    /// that is closed, an idempotency key reused for another body): a 422.
+    #[error("unprocessable: {}", summary(.0))]
+    Unprocessable(Vec<FieldError>),
     #[error("not found")]
     NotFound,
     #[error("unauthorized: {0}")]
@@ -74,12 +78,23 @@ impl ApiError {
         ApiError::Invalid(vec![FieldError::new(field, message)])
     }
 
+    /// A 422 naming one field.
+    pub fn unprocessable(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Unprocessable(vec![FieldError::new(field, message)])
+    }
+
     pub fn problem(&self) -> Problem {
         let status = self.status_code();
         let (kind, title, detail, errors) = match self {
             ApiError::Invalid(errors) => (
                 "https://haven.example/problems/invalid-request",
                 "Invalid request",
+                summary(errors),
+                errors.clone(),
+            ),
+            ApiError::Unprocessable(errors) => (
+                "https://haven.example/problems/unprocessable",
+                "Unprocessable request",
                 summary(errors),
                 errors.clone(),
             ),
@@ -147,6 +162,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,

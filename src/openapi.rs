@@ -10,6 +10,7 @@ use crate::search::filters::{
     AccessibilityCode, CostCode, DeliveryCode, FormatCode, LowBarrierCode, PopulationCode,
     StatusCode,
 };
+use crate::webhooks::outbox::{WebhookEvent, WebhookEventData};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +30,8 @@ resource (https://openreferral.org/)\".",
         (name = "catalogue", description = "The public HSDS 3.0 directory"),
         (name = "catalogue writes", description = "Partners publishing their own services"),
         (name = "accounts", description = "Partner accounts: tokens, organisations, users, API clients"),
+        (name = "referrals", description = "Referrals between organisations: from `requested` to an outcome judged against the client's own goal. Only the sending and receiving organisations see a referral. Client details need the client's consent, are encrypted at rest and purged after the referral ends."),
+        (name = "webhooks", description = "Subscriptions to referral events. Each delivery is a POST of a `WebhookEvent` (ids, type, status and time; never client details), signed `Haven-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`. Verify it over the raw body with the subscription's secret, compare in constant time, and reject old timestamps. Delivery is at least once, in order per referral: de-duplicate on the event `id` (also in `Haven-Event-Id`)."),
         (name = "meta", description = "About the API, health and readiness"),
     ),
     modifiers(&BearerAuth),
@@ -41,7 +44,9 @@ resource (https://openreferral.org/)\".",
         LowBarrierCode,
         PopulationCode,
         StatusCode,
-        FormatCode
+        FormatCode,
+        WebhookEvent,
+        WebhookEventData
     ))
 )]
 pub struct ApiDoc;

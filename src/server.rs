@@ -10,12 +10,14 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::accounts::{self, api_clients, token, users};
+use crate::accounts::{api_clients, token, users};
+use crate::catalog::writes::{self, locations};
 use crate::catalog::{self, meta, organizations, service_at_locations, services, taxonomies};
 use crate::config::Config;
 use crate::db;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::{referrals, webhooks};
 
 /// Registers every route and collects the OpenAPI document from the same registrations.
 pub fn routes_and_spec() -> (
@@ -47,12 +49,34 @@ pub fn routes_and_spec() -> (
         .service(taxonomies::get_taxonomy)
         .service(taxonomies::list_terms)
         .service(taxonomies::get_term)
-        .service(catalog::writes::create)
-        .service(catalog::writes::replace)
-        .service(catalog::writes::modify)
-        .service(catalog::writes::remove)
+        .service(locations::get)
+        .service(writes::services::create)
+        .service(writes::services::replace)
+        .service(writes::services::modify)
+        .service(writes::services::remove)
+        .service(writes::organizations::create)
+        .service(writes::organizations::replace)
+        .service(writes::organizations::modify)
+        .service(writes::organizations::remove)
+        .service(writes::locations::create)
+        .service(writes::locations::replace)
+        .service(writes::locations::modify)
+        .service(writes::locations::remove)
+        .service(writes::service_at_locations::create)
+        .service(writes::service_at_locations::replace)
+        .service(writes::service_at_locations::modify)
+        .service(writes::service_at_locations::remove)
+        .service(referrals::api::claim)
+        .service(referrals::api::create)
+        .service(referrals::api::list)
+        .service(referrals::api::get)
+        .service(referrals::api::change_status)
+        .service(referrals::api::events)
+        .service(webhooks::api::create)
+        .service(webhooks::api::list)
+        .service(webhooks::api::remove)
+        .service(webhooks::api::deliveries)
         .service(token::create)
-        .service(accounts::organizations::create)
         .service(users::create)
         .service(users::list)
         .service(users::remove)
@@ -124,6 +148,13 @@ pub fn app(
         .wrap(from_fn(log_request))
 }
 
+/// Starts the jobs that run beside the API on the current runtime: webhook delivery and the
+/// purge of client details.
+pub fn background(state: AppState) {
+    actix_web::rt::spawn(crate::webhooks::worker::run(state.clone()));
+    actix_web::rt::spawn(crate::referrals::purge::run(state));
+}
+
 /// Opens the database, migrates it and writes Haven's vocabularies.
 pub fn prepare(config: &Config) -> anyhow::Result<db::Pool> {
     let pool = db::pool(&config.database_url, config.db_pool_size)?;
@@ -152,7 +183,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
              end with this process and other instances will not accept them"
         );
     }
-    let state = AppState::new(pool, config.clone());
+    let state = AppState::new(pool, config.clone())?;
+    background(state.clone());
     tracing::info!(addr = %config.addr, database = %db::redact(&config.database_url), "Haven is listening");
     HttpServer::new(move || app(state.clone()))
         .bind(config.addr)?

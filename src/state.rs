@@ -1,11 +1,13 @@
-//! What every request handler shares.
+//! What every request handler and background job shares.
 
 use std::sync::Arc;
 
 use actix_web::web;
+use tokio::sync::Notify;
 
 use crate::auth::jwt::Keys;
 use crate::config::Config;
+use crate::crypto::Keyring;
 use crate::db::{DbConnection, Pool};
 use crate::error::ApiResult;
 
@@ -14,15 +16,22 @@ pub struct AppState {
     pub pool: Pool,
     pub config: Arc<Config>,
     pub keys: Keys,
+    /// Encrypts client details and webhook secrets.
+    pub keyring: Keyring,
+    /// Wakes the webhook worker when a change wrote deliveries, so they leave at once rather
+    /// than at the next poll.
+    pub outbox: Arc<Notify>,
 }
 
 impl AppState {
-    pub fn new(pool: Pool, config: Config) -> AppState {
-        AppState {
+    pub fn new(pool: Pool, config: Config) -> anyhow::Result<AppState> {
+        Ok(AppState {
             pool,
             keys: Keys::new(config.jwt_keys.clone()),
+            keyring: Keyring::from_config(&config)?,
             config: Arc::new(config),
-        }
+            outbox: Arc::new(Notify::new()),
+        })
     }
 
     /// Runs blocking database work on the blocking thread pool with a pooled connection.

@@ -100,6 +100,19 @@ impl Caller {
         }
     }
 
+    /// The organisation the caller acts for with `scope`: a token without the scope, or one of
+    /// the platform admin (who belongs to no organisation), is refused.
+    pub fn acting_for(&self, scope: &str) -> Result<String, ApiError> {
+        if !self.has_scope(scope) {
+            return Err(ApiError::Forbidden(format!(
+                "the token lacks the {scope} scope"
+            )));
+        }
+        self.organization_id.clone().ok_or_else(|| {
+            ApiError::Forbidden("only an organisation's users and API clients may do this".into())
+        })
+    }
+
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.is_admin() {
             Ok(())

@@ -53,13 +53,25 @@ const DEMO: [(&str, &str); 2] = [
     ),
 ];
 
-/// The demo organisation and its login, documented in the README. Created only with the demo
-/// directory, so a real deployment never has it.
+/// The demo organisations with a login, documented in the README: Lanternlight refers, Ridgeline
+/// receives, Starling is the third party who sees none of it. Created only with the demo
+/// directory, so a real deployment never has them.
 pub const DEMO_ORGANIZATION: &str = "ade6766b-a697-5d35-9739-4a9948831d3d";
 pub const DEMO_EMAIL: &str = "demo@lanternlight.example";
 pub const DEMO_PASSWORD: &str = "demo-password-not-secret";
+const DEMO_LOGINS: [(&str, &str); 3] = [
+    (DEMO_EMAIL, DEMO_ORGANIZATION),
+    (
+        "demo@ridgeline.example",
+        "c2b6d79f-d682-50e3-b2e4-ed19195bc7bc",
+    ),
+    (
+        "demo@starling.example",
+        "4f5547c3-b0e3-5455-8919-acec4c351b54",
+    ),
+];
 
-/// Loads the demo directory and the demo organisation's login.
+/// Loads the demo directory and the demo organisations' logins.
 pub fn demo(conn: &mut DbConnection) -> anyhow::Result<Report> {
     let mut total = Report::default();
     for (name, text) in DEMO {
@@ -72,12 +84,14 @@ pub fn demo(conn: &mut DbConnection) -> anyhow::Result<Report> {
         }
         total.add(&report);
     }
-    crate::accounts::users::create_from_cli(
-        conn,
-        DEMO_EMAIL,
-        DEMO_PASSWORD,
-        "org_admin",
-        Some(DEMO_ORGANIZATION),
-    )?;
+    for (email, organization) in DEMO_LOGINS {
+        crate::accounts::users::create_from_cli(
+            conn,
+            email,
+            DEMO_PASSWORD,
+            "org_admin",
+            Some(organization),
+        )?;
+    }
     Ok(total)
 }

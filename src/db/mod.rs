@@ -58,7 +58,7 @@ impl Backend {
 
 /// The path SQLite opens for a `sqlite://PATH` URL (`sqlite://haven.db` is `./haven.db`,
 /// `sqlite:///var/lib/haven.db` is absolute).
-fn sqlite_path(url: &str) -> &str {
+pub fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
         .unwrap_or(url)

@@ -81,6 +81,17 @@ impl Sql {
         }
     }
 
+    /// `INSERT INTO table (a, b, …) VALUES ($1, $2, …)`.
+    pub fn insert(table: &str, columns: Vec<(&str, Value)>) -> Self {
+        let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+        let mut q = Sql::new(&format!(
+            "INSERT INTO {table} ({}) VALUES ",
+            names.join(", ")
+        ));
+        q.bind_list(columns.into_iter().map(|(_, v)| v));
+        q
+    }
+
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
@@ -151,5 +162,7 @@ mod tests {
         let mut e = Sql::new("x IN ");
         e.bind_list(Vec::<i64>::new());
         assert_eq!(e.text(), "x IN (NULL)");
+        let i = Sql::insert("t", vec![("a", "x".into()), ("b", 1i64.into())]);
+        assert_eq!(i.text(), "INSERT INTO t (a, b) VALUES ($1, $2)");
     }
 }

@@ -16,6 +16,11 @@ use haven::state::AppState;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+pub mod receiver;
+
+/// The client-details key of every test server (base64 of 32 bytes).
+pub const TEST_KEY: &str = "dGVzdCBrZXkgb2YgMzIgYnl0ZXMgZm9yIGFlcy1nY20=";
+
 /// The password of every test user.
 pub const PASSWORD: &str = "a long enough test password";
 
@@ -103,16 +108,22 @@ impl TestServer {
                 "DATABASE_URL" => Some(db.url.clone()),
                 "HAVEN_DEMO" => Some("false".into()),
                 "HAVEN_DB_POOL_SIZE" => Some("4".into()),
+                "HAVEN_ENCRYPTION_KEYS" => Some(format!("test:{}", TEST_KEY)),
+                // Webhook receivers in tests listen on loopback.
+                "HAVEN_WEBHOOK_ALLOW_PRIVATE" => Some("true".into()),
+                "HAVEN_WEBHOOK_BACKOFF_MS" => Some("50".into()),
+                "HAVEN_WEBHOOK_BACKOFF_MAX_MS" => Some("400".into()),
                 _ => None,
             }
         })
         .unwrap();
         let pool = haven::server::prepare(&config).unwrap();
-        let state = AppState::new(pool, config);
+        let state = AppState::new(pool, config).unwrap();
         let (tx, rx) = mpsc::channel();
         let app_state = state.clone();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
+                haven::server::background(app_state.clone());
                 let server =
                     actix_web::HttpServer::new(move || haven::server::app(app_state.clone()))
                         .workers(2)
@@ -242,6 +253,62 @@ impl TestServer {
         let body = res.text().unwrap();
         assert_eq!(status, 200, "GET {path_and_query}: {body}");
         serde_json::from_str(&body).unwrap()
+    }
+
+    /// A GET with a bearer token that must answer 200.
+    pub fn json_as(&self, path_and_query: &str, token: &str) -> Value {
+        let (status, body) = self.send("GET", path_and_query, Some(token), None);
+        assert_eq!(status, 200, "GET {path_and_query}: {body}");
+        body
+    }
+
+    /// Every column of a stored referral as text, straight from the database, to check what
+    /// is at rest.
+    pub fn referral_row(&self, id: &str) -> String {
+        use diesel::sql_types::Text;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            t: String,
+        }
+        let columns = [
+            "id",
+            "service_id",
+            "sender_organization_id",
+            "receiver_organization_id",
+            "created_by",
+            "reason_code",
+            "priority",
+            "status",
+            "status_reason",
+            "client_goal_met",
+            "consent",
+            "consent_expires_at",
+            "sealed_key_id",
+            "sealed_details",
+            "claim_digest",
+            "sealed_claim_code",
+            "claimed_at",
+            "idempotency_key",
+            "request_digest",
+            "created_at",
+            "updated_at",
+            "ended_at",
+            "purged_at",
+        ];
+        let concat = columns
+            .iter()
+            .map(|c| format!("COALESCE({c}, '')"))
+            .collect::<Vec<_>>()
+            .join(" || '|' || ");
+        let mut q = haven::db::Sql::new(&format!("SELECT {concat} AS t FROM referral WHERE id = "));
+        q.bind(id);
+        let mut conn = self.state.pool.get().unwrap();
+        q.load::<Row>(&mut conn)
+            .unwrap()
+            .pop()
+            .expect("the referral is stored")
+            .t
     }
 
     /// The names of the items of a page, in order.
@@ -468,4 +535,83 @@ pub fn destination(lat: f64, lon: f64, bearing: f64, metres: f64) -> (f64, f64) 
     use geo::{Destination, Geodesic, Point};
     let p = Geodesic.destination(Point::new(lon, lat), bearing, metres);
     (p.y(), p.x())
+}
+
+/// Three partner organisations, each with an org_admin and a staff member: `sender` refers to
+/// `receiver`'s service, `stranger` must see none of it.
+pub struct Partners {
+    pub sender: String,
+    pub receiver: String,
+    pub stranger: String,
+    /// org_admin tokens.
+    pub s: String,
+    pub r: String,
+    pub t: String,
+    /// Staff tokens.
+    pub s_staff: String,
+    pub r_staff: String,
+    /// The receiver's active service.
+    pub service: String,
+}
+
+impl Partners {
+    pub fn new(server: &TestServer) -> Partners {
+        server.user("root@haven.example", "admin", None);
+        let admin = server.token("root@haven.example");
+        let mut ids = vec![];
+        for name in ["sender", "receiver", "stranger"] {
+            let (status, org) = server.send(
+                "POST",
+                "/organizations",
+                Some(&admin),
+                Some(&json!({"name": format!("The {name}"), "description": "A partner."})),
+            );
+            assert_eq!(status, 201, "{org}");
+            let id = org["id"].as_str().unwrap().to_string();
+            server.user(&format!("admin@{name}.example"), "org_admin", Some(&id));
+            server.user(&format!("staff@{name}.example"), "staff", Some(&id));
+            ids.push(id);
+        }
+        let r = server.token("admin@receiver.example");
+        let (status, service) = server.send(
+            "POST",
+            "/services",
+            Some(&r),
+            Some(&json!({"name": "Detox and MOUD", "description": "Same-day starts.", "status": "active"})),
+        );
+        assert_eq!(status, 201, "{service}");
+        Partners {
+            sender: ids[0].clone(),
+            receiver: ids[1].clone(),
+            stranger: ids[2].clone(),
+            s: server.token("admin@sender.example"),
+            r,
+            t: server.token("admin@stranger.example"),
+            s_staff: server.token("staff@sender.example"),
+            r_staff: server.token("staff@receiver.example"),
+            service: service["id"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// A referral body to the receiver's service, with client details and consent.
+    pub fn with_client(&self) -> Value {
+        json!({
+            "service_id": self.service,
+            "reason_code": "MD",
+            "priority": "urgent",
+            "client_goal": "Stop injecting alone",
+            "consent": {"given": true, "scope": ["contact", "care_coordination"], "expires_at": "2099-01-01T00:00:00Z"},
+            "client": {
+                "alias": "Robin Quill",
+                "contact": {"method": "sms", "value": "+1 555 010 9999"},
+                "safe_to_leave_message": false,
+                "preferred_language": "es"
+            }
+        })
+    }
+
+    /// An anonymous referral body.
+    pub fn anonymous(&self) -> Value {
+        json!({"service_id": self.service, "reason_code": "HR02", "priority": "routine"})
+    }
 }

@@ -1,0 +1,4 @@
+DROP TABLE IF EXISTS delivery;
+DROP TABLE IF EXISTS webhook;
+DROP TABLE IF EXISTS referral_event;
+DROP TABLE IF EXISTS referral;
