@@ -67,6 +67,7 @@ pub fn routes_and_spec() -> (
         .service(writes::service_at_locations::modify)
         .service(writes::service_at_locations::remove)
         .service(referrals::api::claim)
+        .service(referrals::api::claim_by_id)
         .service(referrals::api::create)
         .service(referrals::api::list)
         .service(referrals::api::get)

@@ -124,15 +124,18 @@ impl Ctx {
         r["id"].as_str().unwrap().into()
     }
 
-    /// An anonymous referral from C to A; returns its claim code.
-    fn claim_code_for_a(&self) -> String {
+    /// An anonymous referral from C to A; returns its id and claim code.
+    fn anonymous_for_a(&self) -> (String, String) {
         let service = self.service_of(&self.a_admin);
         let body = json!({"service_id": service, "reason_code": "CP", "priority": "routine"});
         let (status, r) = self
             .server
             .send("POST", "/referrals", Some(&self.c_admin), Some(&body));
         assert_eq!(status, 201, "{r}");
-        r["claim_code"].as_str().unwrap().into()
+        (
+            r["id"].as_str().unwrap().into(),
+            r["claim_code"].as_str().unwrap().into(),
+        )
     }
 
     /// A webhook subscription of A.
@@ -465,8 +468,13 @@ fn referral_writes() {
                 let body = json!({"status": "cancelled", "reason": "client moved", "version": 1});
                 c.send("POST", &format!("/referrals/{id}/status"), t, Some(&body))
             }),
+            ("POST /referrals/{id}/claim", READ_OWN, |c, t| {
+                let (id, code) = c.anonymous_for_a();
+                let path = format!("/referrals/{id}/claim");
+                c.send("POST", &path, t, Some(&json!({"claim_code": code})))
+            }),
             ("POST /referrals/claim", READ_OWN, |c, t| {
-                let code = c.claim_code_for_a();
+                let (_, code) = c.anonymous_for_a();
                 c.send(
                     "POST",
                     "/referrals/claim",

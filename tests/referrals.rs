@@ -302,6 +302,22 @@ fn anonymous_referrals_carry_a_claim_code_redeemable_once() {
         Some(&json!({"claim_code": "0000-0000-0000"})),
     );
     assert_eq!(code, 404);
+
+    // By id: the code must be that referral's.
+    let (_, second) = server.send("POST", "/referrals", Some(&p.s), Some(&p.anonymous()));
+    let second_code = second["claim_code"].as_str().unwrap();
+    let by_id = |referral: &str, code: &str| {
+        server
+            .send(
+                "POST",
+                &format!("/referrals/{referral}/claim"),
+                Some(&p.r),
+                Some(&json!({"claim_code": code})),
+            )
+            .0
+    };
+    assert_eq!(by_id(id, second_code), 404);
+    assert_eq!(by_id(second["id"].as_str().unwrap(), second_code), 200);
 }
 
 #[test]

@@ -364,8 +364,45 @@ pub async fn claim(
     caller: Caller,
     bytes: web::Bytes,
 ) -> ApiResult<HttpResponse> {
+    redeem(state, caller, None, &bytes).await
+}
+
+/// Redeem the claim code of one anonymous referral.
+#[utoipa::path(
+    tag = "referrals",
+    operation_id = "claimReferralById",
+    description = "As `POST /referrals/claim`, for a referral the receiving organisation already has in hand: the code must be this referral's (404 otherwise).",
+    params(("id" = String, Path, format = Uuid, description = "The referral id")),
+    request_body = Claim,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The referral", body = Referral),
+        (status = 400, description = "The body is malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No referrals:write scope, or no organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not a referral to your organisation with this code", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The code was already redeemed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/referrals/{id}/claim")]
+pub async fn claim_by_id(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    bytes: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let id = path_id(&id)?;
+    redeem(state, caller, Some(id), &bytes).await
+}
+
+async fn redeem(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: Option<String>,
+    bytes: &[u8],
+) -> ApiResult<HttpResponse> {
     let org = caller.acting_for(WRITE)?;
-    let body: Claim = private_body(&bytes)?;
+    let body: Claim = private_body(bytes)?;
     let keys = state.keyring.clone();
     let subject = caller.subject.clone();
     let referral = state
@@ -377,6 +414,7 @@ pub async fn claim(
                     organization_id: &org,
                     subject: &subject,
                 },
+                id.as_deref(),
                 &body.claim_code,
                 Utc::now(),
             )

@@ -404,12 +404,13 @@ pub fn change_status(
     view(&row, keys, now, false)
 }
 
-/// `POST /referrals/claim`: the receiving organisation redeems an anonymous referral's code,
-/// once.
+/// `POST /referrals/claim` (and `/referrals/{id}/claim`, which must be the code's referral):
+/// the receiving organisation redeems an anonymous referral's code, once.
 pub fn claim(
     conn: &mut DbConnection,
     keys: &Keyring,
     who: Acting,
+    referral_id: Option<&str>,
     code: &str,
     now: DateTime<Utc>,
 ) -> ApiResult<Referral> {
@@ -422,7 +423,12 @@ pub fn claim(
         }
     }
     let row = match found {
-        Some(r) if r.receiver_organization_id == who.organization_id => r,
+        Some(r)
+            if r.receiver_organization_id == who.organization_id
+                && referral_id.is_none_or(|id| id == r.id) =>
+        {
+            r
+        }
         _ => return Err(ApiError::NotFound),
     };
     let stamp = stored_timestamp(now);
