@@ -142,7 +142,7 @@ impl Config {
         let webhook_max_attempts = whole(
             "HAVEN_WEBHOOK_MAX_ATTEMPTS",
             get("HAVEN_WEBHOOK_MAX_ATTEMPTS"),
-            12,
+            24,
             1,
             100,
         )?;

@@ -45,7 +45,9 @@ pub async fn run(state: AppState) {
             return;
         }
     };
-    let lease_ms = (state.config.webhook_timeout + 30) * 1000;
+    // Long enough for one attempt (the receiver's timeout) and its bookkeeping; short, so the
+    // deliveries of an instance that died mid-attempt go again soon after.
+    let lease_ms = (state.config.webhook_timeout + 5) * 1000;
     loop {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let due = state
