@@ -143,6 +143,33 @@ impl<P: FnMut(&Report)> Loader<'_, P> {
     }
 }
 
+/// Feeds the elements of a JSON array to a loader as they are read. A failure of the loader
+/// (the database) is kept in `failed`, to be reported as itself rather than as bad JSON.
+struct Elements<'l, 'c, P: FnMut(&Report)> {
+    loader: &'l mut Loader<'c, P>,
+    failed: &'l mut Option<anyhow::Error>,
+}
+
+impl<'de, P: FnMut(&Report)> serde::de::Visitor<'de> for Elements<'_, '_, P> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array of HSDS services")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut position = 0;
+        while let Some(value) = seq.next_element::<Value>()? {
+            position += 1;
+            if let Err(e) = self.loader.push(position, Ok(value)) {
+                *self.failed = Some(e);
+                return Err(serde::de::Error::custom("the import stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Skips leading white space and returns the first byte, if any.
 fn first_byte(input: &mut impl BufRead) -> std::io::Result<Option<u8>> {
     loop {
@@ -180,14 +207,20 @@ pub fn import(
     match first {
         None => {}
         Some(b'[') => {
-            // A JSON array: read it whole; its elements are numbered from 1.
-            let mut text = String::new();
-            input.read_to_string(&mut text)?;
-            let values: Vec<Value> = serde_json::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("the input is not a valid JSON array: {e}"))?;
-            for (i, value) in values.into_iter().enumerate() {
-                loader.push(i + 1, Ok(value))?;
+            // A JSON array, read an element at a time (memory stays flat however long it is);
+            // its elements are numbered from 1.
+            let mut failed = None;
+            let mut de = serde_json::Deserializer::from_reader(&mut input);
+            let elements = Elements {
+                loader: &mut loader,
+                failed: &mut failed,
+            };
+            let read =
+                serde::Deserializer::deserialize_seq(&mut de, elements).and_then(|()| de.end());
+            if let Some(e) = failed {
+                return Err(e);
             }
+            read.map_err(|e| anyhow::anyhow!("the input is not a valid JSON array: {e}"))?;
         }
         Some(_) => {
             // ndjson: one service a line, numbered from 1; blank lines are skipped.
@@ -227,4 +260,37 @@ pub fn export(conn: &mut DbConnection, mut out: impl Write) -> anyhow::Result<us
     }
     out.flush()?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn database() -> (tempfile::TempDir, crate::db::PooledConnection) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let pool = crate::db::pool(&url, 1).unwrap();
+        let mut conn = pool.get().unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn arrays_are_read_an_element_at_a_time_and_numbered_from_one() {
+        let (_dir, mut conn) = database();
+        let good = json!({"id": "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b", "name": "Drop-in",
+            "description": "x", "status": "active"});
+        let text = format!("[{{\"name\": 1}}, {good}, 7]");
+        let report = import(&mut conn, text.as_bytes(), |_| {}).unwrap();
+        assert_eq!(report.created, 1);
+        let positions: Vec<usize> = report.rejected.iter().map(|r| r.position).collect();
+        assert_eq!(positions, [1, 3]);
+        // A truncated array, or one with something after it, is refused as such.
+        let err = import(&mut conn, format!("[{good}, {{").as_bytes(), |_| {}).unwrap_err();
+        assert!(err.to_string().contains("not a valid JSON array"), "{err}");
+        let err = import(&mut conn, format!("[{good}] x").as_bytes(), |_| {}).unwrap_err();
+        assert!(err.to_string().contains("not a valid JSON array"), "{err}");
+    }
 }
