@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod hsds;
 pub mod openapi;
+pub mod progress;
 pub mod referrals;
 pub mod search;
 pub mod server;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use haven::catalog::import;
 use haven::config::Config;
+use haven::progress::Progress;
 use haven::server;
 
 #[derive(Parser)]
@@ -104,22 +105,19 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Import { file } => {
             let pool = server::prepare(&config)?;
             let mut conn = pool.get()?;
-            let input: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
-                Box::new(BufReader::new(std::io::stdin()))
+            let (input, size): (Box<dyn std::io::BufRead>, _) = if file.as_os_str() == "-" {
+                (Box::new(BufReader::new(std::io::stdin())), None)
             } else {
                 let f = std::fs::File::open(&file)
                     .with_context(|| format!("cannot open {}", file.display()))?;
-                Box::new(BufReader::new(f))
+                let size = f.metadata().ok().map(|m| m.len());
+                (Box::new(BufReader::with_capacity(1 << 16, f)), size)
             };
-            let tty = std::io::stderr().is_terminal();
-            let report = import::import(&mut conn, input, |r| {
-                if tty {
-                    eprint!("\r{} records read", r.seen());
-                }
+            let progress = Progress::new(size, std::io::stderr().is_terminal());
+            let report = import::import(&mut conn, progress.reader(input), |r| {
+                progress.update(r.seen())
             })?;
-            if tty {
-                eprintln!();
-            }
+            progress.finish();
             for rejection in &report.rejected {
                 eprintln!("rejected {rejection}");
             }
