@@ -7,8 +7,8 @@
 #
 # What it does, per backend:
 #   1. builds `haven` in release mode (`cargo build --release`, honouring CARGO_TARGET_DIR);
-#   2. generates the data set once with benches/generate_services.py (ndjson of fully nested
-#      HSDS 3.0 services), cached in $HAVEN_BENCH_DATA_DIR by size and seed;
+#   2. generates the data set once with `haven generate` (ndjson of fully nested HSDS 3.0
+#      services), cached in $HAVEN_BENCH_DATA_DIR by size and seed;
 #   3. imports it into a fresh database with `haven import` (timed; 0 rejections expected):
 #      SQLite in a temporary file, PostgreSQL in a fresh `haven_bench` database on the
 #      throwaway server of scripts/pg-test-server.sh (its own directory, $HAVEN_PG_DIR);
@@ -111,16 +111,16 @@ if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" 
 
 # --- data -------------------------------------------------------------------------------
 mkdir -p "$DATA_DIR"
-DATA="$DATA_DIR/services-n$SERVICES-seed$SEED.ndjson"
+DATA="$DATA_DIR/haven-generate-n$SERVICES-seed$SEED.ndjson"
 if [ ! -s "$DATA" ]; then
     log "generating $SERVICES services (seed $SEED) into $DATA"
-    python3 "$ROOT/benches/generate_services.py" --services "$SERVICES" --seed "$SEED" >"$DATA.part"
+    "$BIN" generate --services "$SERVICES" --seed "$SEED" >"$DATA.part"
     mv "$DATA.part" "$DATA"
 else
     log "using cached $DATA"
 fi
 QUERIES="$RUN_DIR/queries.txt"
-python3 "$ROOT/benches/generate_services.py" --seed "$SEED" --queries "$NQUERIES" >"$QUERIES"
+"$BIN" generate --seed "$SEED" --queries "$NQUERIES" >"$QUERIES"
 DATA_MB="$(du -m "$DATA" | cut -f1)"
 
 # --- helpers ----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 --
 -- Cycles through the request paths listed, one per line, in the file named by the
 -- HAVEN_BENCH_QUERIES environment variable (written by
--- `benches/generate_services.py --queries N`). Each wrk thread starts at a different
+-- `haven generate --queries N`). Each wrk thread starts at a different
 -- offset so that concurrent connections do not ask the same question in lockstep.
 --
 -- At the end it prints one machine-readable line, parsed by run.sh:

@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod generate;
 pub mod hsds;
 pub mod openapi;
 pub mod progress;

@@ -1,4 +1,4 @@
-//! The `haven` command line: serve (the default), migrate, import, export, openapi,
+//! The `haven` command line: serve (the default), migrate, import, export, generate, openapi,
 //! healthcheck.
 
 use std::io::{BufReader, IsTerminal, Write};
@@ -36,6 +36,23 @@ enum Command {
     },
     /// Write every service as ndjson to standard output.
     Export,
+    /// Write a fictional HSDS 3.0 directory as ndjson to standard output (benchmarks, tests).
+    ///
+    /// Fully nested services clustered around 22 US towns, organisations with shared
+    /// locations, Haven's vocabularies. The same --services and --seed always give the same
+    /// bytes.
+    Generate {
+        /// Services to write.
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+        services: u64,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write this many benchmark search paths (a 10 km search with a cost and an
+        /// accessibility filter around the towns) instead of services.
+        #[arg(long, value_name = "Q")]
+        queries: Option<u64>,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Exit 0 when the server at HAVEN_ADDR answers /readyz (for container health checks).
@@ -92,6 +109,23 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     if let Command::Openapi = command {
         print!("{}", haven::openapi::pretty());
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Command::Generate {
+        services,
+        seed,
+        queries,
+    } = command
+    {
+        let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let written = match queries {
+            Some(n) => haven::generate::queries(n, seed, out),
+            None => haven::generate::services(services, seed, out),
+        };
+        return match written {
+            // A reader that stops early (`| head`) is not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+            other => other.map(|()| ExitCode::SUCCESS).map_err(Into::into),
+        };
     }
     let config = Config::from_env()?;
     match command {
@@ -176,7 +210,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             )?;
             eprintln!("created {} user {} ({})", user.role, user.email, user.id);
         }
-        Command::Openapi => unreachable!("handled above"),
+        Command::Openapi | Command::Generate { .. } => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
 }
