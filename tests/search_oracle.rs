@@ -1,0 +1,121 @@
+//! Search agrees with a brute-force scan: a few thousand generated services, a few hundred
+//! random "near here, with this cost and accessibility" queries, and for each the server's
+//! answer (count, and the distances of the first page, nearest first) against every
+//! service_at_location checked one by one in the test. Whatever index or shortcut search uses
+//! (bounding boxes, paging, ordering), it must not change an answer.
+
+mod common;
+
+use common::TestServer;
+use geo::{Distance, Geodesic, Point};
+use haven::hsds::model::Service;
+use haven::search::index;
+use haven::vocab::{Facet, VOCABULARIES};
+
+/// A small deterministic generator (splitmix64), so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn mask(facet: Facet, codes: &[&str]) -> i64 {
+    let v = VOCABULARIES.get(facet);
+    codes
+        .iter()
+        .map(|c| v.bit(c).unwrap())
+        .fold(0, |a, b| a | b)
+}
+
+#[test]
+fn search_matches_a_brute_force_scan() {
+    let mut text = Vec::new();
+    haven::generate::services(1_500, 11, &mut text).unwrap();
+    let values: Vec<serde_json::Value> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let server = TestServer::start();
+    server.import(&values);
+    let entries: Vec<index::Entry> = values
+        .iter()
+        .flat_map(|v| {
+            let s: Service = serde_json::from_value(v.clone()).unwrap();
+            index::entries(&s, |_| None)
+        })
+        .filter(|e| e.status == "active" && e.latitude.is_some() && e.longitude.is_some())
+        .collect();
+    assert!(entries.len() > 1_500);
+
+    let costs: [&[&str]; 4] = [&[], &["free"], &["free", "sliding_scale"], &["medicaid"]];
+    let access: [&[&str]; 3] = [&[], &["wheelchair"], &["wheelchair", "interpreter"]];
+    let mut rng = Rng(2026);
+    let mut compared = 0;
+    for _ in 0..200 {
+        // Near a real place (services cluster), a few km off, with a radius from 0.5 to 30 km.
+        let at = &entries[rng.below(entries.len())];
+        let lat = at.latitude.unwrap() + (rng.unit() - 0.5) * 0.1;
+        let lon = at.longitude.unwrap() + (rng.unit() - 0.5) * 0.1;
+        // Whole metres, as the query sends it.
+        let radius = (500.0 + rng.unit() * 29_500.0).round();
+        let cost = costs[rng.below(costs.len())];
+        let accessibility = access[rng.below(access.len())];
+
+        let (cost_mask, access_mask) = (
+            mask(Facet::Cost, cost),
+            mask(Facet::Accessibility, accessibility),
+        );
+        let here = Point::new(lon, lat);
+        let mut expected: Vec<f64> = entries
+            .iter()
+            .filter(|e| cost.is_empty() || e.cost & cost_mask != 0)
+            .filter(|e| e.accessibility & access_mask == access_mask)
+            .map(|e| Geodesic.distance(here, Point::new(e.longitude.unwrap(), e.latitude.unwrap())))
+            .filter(|d| *d <= radius)
+            .collect();
+        expected.sort_by(f64::total_cmp);
+
+        let mut path =
+            format!("/service_at_locations?lat={lat}&lon={lon}&proximity={radius:.0}&per_page=100");
+        if !cost.is_empty() {
+            path.push_str(&format!("&cost={}", cost.join(",")));
+        }
+        if !accessibility.is_empty() {
+            path.push_str(&format!("&accessibility={}", accessibility.join(",")));
+        }
+        let page = server.json(&path);
+        assert_eq!(
+            page["total_items"].as_u64().unwrap() as usize,
+            expected.len(),
+            "{path}"
+        );
+        let got: Vec<f64> = page["contents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["distance"].as_f64().unwrap())
+            .collect();
+        assert_eq!(got.len(), expected.len().min(100), "{path}");
+        for (g, e) in got.iter().zip(&expected) {
+            assert!((g - e).abs() < 0.01, "{path}: {g} vs {e}");
+        }
+        compared += expected.len();
+    }
+    assert!(
+        compared > 1_000,
+        "the queries should find things: {compared}"
+    );
+}
