@@ -15,6 +15,7 @@ use diesel::{Connection, QueryableByName};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::crypto::hex;
 use crate::db::{Backend, DbConnection, Sql};
 use crate::hsds::model::{
     Attribute, Location, Organization, Service, ServiceAtLocation, Taxonomy, TaxonomyTerm,
@@ -130,10 +131,6 @@ fn split(value: Value, shape: &Shape) -> Parts {
         children,
         hash: hex(&hasher.finalize()),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn hash_of(value: &impl serde::Serialize) -> String {
@@ -1097,14 +1094,9 @@ pub fn named_page(
     filter: impl Fn(&mut Sql),
     window: Option<(i64, i64)>,
 ) -> anyhow::Result<(Vec<(String, String)>, i64)> {
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
     let mut count = Sql::new(&format!("SELECT COUNT(*) AS n FROM {table} WHERE 1 = 1"));
     filter(&mut count);
-    let total = count.load::<Count>(conn)?.pop().map_or(0, |c| c.n);
+    let total = count.count(conn)?;
     let mut q = Sql::new(&format!("SELECT id, doc FROM {table} WHERE 1 = 1"));
     filter(&mut q);
     q.push(" ORDER BY name, id");

@@ -145,6 +145,16 @@ impl Sql {
         self.query().load(conn)
     }
 
+    /// The number a `SELECT COUNT(*) AS n ...` statement answers.
+    pub fn count(&self, conn: &mut DbConnection) -> QueryResult<i64> {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        Ok(self.load::<Count>(conn)?.pop().map_or(0, |c| c.n))
+    }
+
     pub fn execute(&self, conn: &mut DbConnection) -> QueryResult<usize> {
         self.query().execute(conn)
     }

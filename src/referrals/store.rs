@@ -272,11 +272,6 @@ pub fn list(
     page: i64,
     per_page: i64,
 ) -> diesel::QueryResult<(Vec<Row>, i64)> {
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
     let condition = |q: &mut Sql| {
         q.push(" WHERE (");
         match (f.sent, f.received) {
@@ -303,7 +298,7 @@ pub fn list(
     };
     let mut count = Sql::new("SELECT COUNT(*) AS n FROM referral");
     condition(&mut count);
-    let total = count.load::<Count>(conn)?.pop().map_or(0, |c| c.n);
+    let total = count.count(conn)?;
     let mut q = Sql::new(&format!("SELECT {COLUMNS} FROM referral"));
     condition(&mut q);
     q.push(" ORDER BY updated_at, id LIMIT ")
@@ -344,13 +339,14 @@ pub fn purge(conn: &mut DbConnection, id: &str, now: &str) -> diesel::QueryResul
 
 /// How many referrals to a service are still open (not in a final state).
 pub fn open_for_service(conn: &mut DbConnection, service_id: &str) -> diesel::QueryResult<i64> {
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
+    use super::lifecycle::Status;
+    let finals = Status::ALL
+        .into_iter()
+        .filter(|s| s.is_final())
+        .map(Status::as_str);
     let mut q = Sql::new("SELECT COUNT(*) AS n FROM referral WHERE service_id = ");
     q.bind(service_id)
-        .push(" AND status NOT IN ('rejected', 'cancelled', 'completed', 'failed')");
-    Ok(q.load::<Count>(conn)?.pop().map_or(0, |c| c.n))
+        .push(" AND status NOT IN ")
+        .bind_list(finals);
+    q.count(conn)
 }

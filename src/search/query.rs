@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use chrono_tz::Tz;
-use diesel::sql_types::{BigInt, Double, Nullable, Text};
+use diesel::sql_types::{Double, Nullable, Text};
 use diesel::QueryableByName;
 
 use crate::db::{Backend, DbConnection, Sql};
@@ -58,12 +58,6 @@ struct Candidate {
 struct Ranked {
     #[diesel(sql_type = Text)]
     id: String,
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
 }
 
 /// The WHERE clause for everything SQL can decide.
@@ -325,7 +319,7 @@ fn run_in_sql(
         "SELECT COUNT(DISTINCT {id}) AS n FROM search_entry"
     ));
     conditions(&mut count, s, unit, backend);
-    let total = count.load::<Count>(conn)?.pop().map_or(0, |c| c.n);
+    let total = count.count(conn)?;
     let mut q = Sql::new(&format!("SELECT {id} AS id FROM search_entry"));
     conditions(&mut q, s, unit, backend);
     q.push(&format!(" GROUP BY {id} ORDER BY MIN(name), {id}"));

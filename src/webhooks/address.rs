@@ -85,6 +85,15 @@ pub async fn check_url(url: &str, allow_private: bool) -> Result<reqwest::Url, S
     Ok(parsed)
 }
 
+/// At delivery, for a URL checked when it was subscribed: a host name goes through
+/// [`PublicOnly`], but an IP-literal host is never resolved, so it is checked here.
+pub fn literal_allowed(url: &reqwest::Url, allow_private: bool) -> bool {
+    let literal = url
+        .host_str()
+        .and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok());
+    allow_private || literal.is_none_or(is_public)
+}
+
 /// The delivery client's resolver: answers only public addresses (unless allowed).
 pub struct PublicOnly {
     pub allow_private: bool,
@@ -150,6 +159,11 @@ mod tests {
             assert!(check_url(url, allow).await.is_err(), "{url}");
         }
         assert!(check_url("http://127.0.0.1:9/hook", true).await.is_ok());
+        let literal = |u: &str| reqwest::Url::parse(u).unwrap();
+        assert!(!literal_allowed(&literal("http://10.0.0.1/x"), false));
+        assert!(!literal_allowed(&literal("http://[::1]/x"), false));
+        assert!(literal_allowed(&literal("http://10.0.0.1/x"), true));
+        assert!(literal_allowed(&literal("https://example.org/x"), false));
         assert!(check_url("https://93.184.216.34/hook", false).await.is_ok());
     }
 }

@@ -363,11 +363,6 @@ pub fn deliveries(
     page: i64,
     per_page: i64,
 ) -> diesel::QueryResult<(Vec<Delivery>, i64)> {
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
     let condition = |q: &mut Sql| {
         q.push(" WHERE webhook_id = ").bind(webhook_id);
         if let Some(s) = status {
@@ -376,7 +371,7 @@ pub fn deliveries(
     };
     let mut count = Sql::new("SELECT COUNT(*) AS n FROM delivery");
     condition(&mut count);
-    let total = count.load::<Count>(conn)?.pop().map_or(0, |c| c.n);
+    let total = count.count(conn)?;
     let mut q = Sql::new(
         "SELECT id, event_id, event_type, referral_id, status, attempts, last_status_code, \
          last_error, next_attempt_at, delivered_at, created_at FROM delivery",
@@ -393,19 +388,4 @@ pub fn deliveries(
             .collect(),
         total,
     ))
-}
-
-/// How many deliveries are still pending (for shutdown checks and tests).
-pub fn pending(conn: &mut DbConnection) -> diesel::QueryResult<i64> {
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    Ok(
-        Sql::new("SELECT COUNT(*) AS n FROM delivery WHERE status = 'pending'")
-            .load::<Count>(conn)?
-            .pop()
-            .map_or(0, |c| c.n),
-    )
 }

@@ -121,13 +121,16 @@ async fn send(
             None,
             "the signing secret cannot be read with the configured keys".to_string(),
         ))?;
-    // An IP-literal host is not resolved, so the resolver's check does not see it.
-    super::address::check_url(&d.url, state.config.webhook_allow_private)
-        .await
-        .map_err(|why| (None, format!("url {why}")))?;
+    let url = reqwest::Url::parse(&d.url).map_err(|_| (None, "url is not a URL".to_string()))?;
+    if !super::address::literal_allowed(&url, state.config.webhook_allow_private) {
+        return Err((
+            None,
+            "url is a private address, which webhooks may not call".into(),
+        ));
+    }
     let timestamp = chrono::Utc::now().timestamp();
     let res = client
-        .post(&d.url)
+        .post(url)
         .header("Content-Type", "application/json")
         .header(
             "Haven-Signature",
