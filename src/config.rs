@@ -40,6 +40,8 @@ pub struct Config {
     pub purge_interval: i64,
     /// Accept webhook URLs that resolve to loopback or private addresses.
     pub webhook_allow_private: bool,
+    /// Answer near-here searches from an in-memory index (`search::nearby`).
+    pub search_memory: bool,
     /// Delivery attempts per webhook event before it is marked failed.
     pub webhook_max_attempts: i64,
     /// The first retry delay in milliseconds; each retry doubles it (with jitter), up to the cap.
@@ -134,6 +136,7 @@ impl Config {
             1,
             86_400,
         )?;
+        let search_memory = parse_bool("HAVEN_SEARCH_MEMORY", get("HAVEN_SEARCH_MEMORY"), true)?;
         let webhook_allow_private = parse_bool(
             "HAVEN_WEBHOOK_ALLOW_PRIVATE",
             get("HAVEN_WEBHOOK_ALLOW_PRIVATE"),
@@ -173,6 +176,7 @@ impl Config {
             client_retention,
             purge_interval,
             webhook_allow_private,
+            search_memory,
             webhook_max_attempts,
             webhook_backoff_ms,
             webhook_backoff_max_ms,

@@ -153,7 +153,10 @@ pub fn app(
 /// purge of client details.
 pub fn background(state: AppState) {
     actix_web::rt::spawn(crate::webhooks::worker::run(state.clone()));
-    actix_web::rt::spawn(crate::referrals::purge::run(state));
+    actix_web::rt::spawn(crate::referrals::purge::run(state.clone()));
+    if state.nearby.is_some() {
+        actix_web::rt::spawn(crate::search::nearby::follow(state));
+    }
 }
 
 /// Opens the database, migrates it and writes Haven's vocabularies.

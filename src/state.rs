@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::crypto::Keyring;
 use crate::db::{DbConnection, Pool};
 use crate::error::ApiResult;
+use crate::search::nearby::Nearby;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,6 +22,8 @@ pub struct AppState {
     /// Wakes the webhook worker when a change wrote deliveries, so they leave at once rather
     /// than at the next poll.
     pub outbox: Arc<Notify>,
+    /// The near-here search index, when `HAVEN_SEARCH_MEMORY` is on.
+    pub nearby: Option<Arc<Nearby>>,
 }
 
 impl AppState {
@@ -29,6 +32,7 @@ impl AppState {
             pool,
             keys: Keys::new(config.jwt_keys.clone()),
             keyring: Keyring::from_config(&config)?,
+            nearby: config.search_memory.then(|| Arc::new(Nearby::new())),
             config: Arc::new(config),
             outbox: Arc::new(Notify::new()),
         })

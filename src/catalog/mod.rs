@@ -81,16 +81,18 @@ where
     if s.format == Format::Ndjson {
         let q = s.clone();
         let (hits, _) = state
-            .db(move |conn| Ok(query::run(conn, &q, unit, Window::All)?))
+            .db(move |conn| Ok(query::run(conn, None, &q, unit, Window::All)?))
             .await?;
         return Ok(ndjson(state, hits, move |conn, batch| {
             render(conn, &s, batch)
         }));
     }
     let (page, per_page) = (s.page, s.per_page);
+    let nearby = state.nearby.clone();
     let (items, total) = state
         .db(move |conn| {
-            let (hits, total) = query::run(conn, &s, unit, Window::Page { page, per_page })?;
+            let window = Window::Page { page, per_page };
+            let (hits, total) = query::run(conn, nearby.as_deref(), &s, unit, window)?;
             Ok((render(conn, &s, &hits)?, total))
         })
         .await?;

@@ -634,6 +634,15 @@ fn put_service_at_location(
     Ok(())
 }
 
+/// Records that a service's search rows changed, for the near-here index of every instance
+/// (`search::nearby`). Part of the change's own transaction.
+fn changed_search(conn: &mut DbConnection, service_id: &str, stamp: &str) -> anyhow::Result<()> {
+    let mut q = Sql::new("INSERT INTO search_change (service_id, changed_at) VALUES (");
+    q.bind(service_id).push(", ").bind(stamp).push(")");
+    q.execute(conn)?;
+    Ok(())
+}
+
 /// Rebuilds the search rows and text of one fully nested service; `stamp` is the time of the
 /// change, which `modified_after` sees.
 fn reindex(conn: &mut DbConnection, service: &Service, stamp: &str) -> anyhow::Result<()> {
@@ -696,6 +705,7 @@ fn reindex(conn: &mut DbConnection, service: &Service, stamp: &str) -> anyhow::R
             .push(")");
         q.execute(conn)?;
     }
+    changed_search(conn, service_id, stamp)?;
     let mut del = Sql::new("DELETE FROM service_text WHERE service_id = ");
     del.bind(service_id);
     del.execute(conn)?;
@@ -858,6 +868,7 @@ pub fn delete_service(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool>
         )?;
         delete_children(conn, &SERVICE_AT_LOCATION, &sals)?;
         delete_children(conn, &SERVICE, &[id.to_string()])?;
+        changed_search(conn, id, &now())?;
         for sql in [
             "DELETE FROM search_entry WHERE service_id = ",
             "DELETE FROM service_text WHERE service_id = ",

@@ -3,5 +3,6 @@
 pub mod filters;
 pub mod hours;
 pub mod index;
+pub mod nearby;
 pub mod place;
 pub mod query;

@@ -15,6 +15,7 @@ use crate::db::{Backend, DbConnection, Sql};
 use crate::hsds::model::Schedule;
 use crate::search::filters::{Point, Search};
 use crate::search::hours::is_open;
+use crate::search::nearby::{self, Nearby};
 use crate::search::place::{bounds, distance};
 
 /// What is listed: services, or services at their locations.
@@ -188,12 +189,20 @@ fn id_column(unit: Unit) -> &'static str {
 }
 
 /// Runs the search; returns the hits of the window and the total number of matches.
+///
+/// With `nearby`, a page of a near-here search is answered from that in-memory index.
 pub fn run(
     conn: &mut DbConnection,
+    nearby: Option<&Nearby>,
     s: &Search,
     unit: Unit,
     window: Window,
 ) -> anyhow::Result<(Vec<Hit>, i64)> {
+    if let (Some(index), Window::Page { page, per_page }) = (nearby, window) {
+        if nearby::handles(s) {
+            return index.search(conn, s, unit, page, per_page);
+        }
+    }
     let backend = Backend::of(conn);
     if s.around_postcode {
         let Some(point) = postcode_centroid(conn, s.postcode.as_deref().unwrap_or_default())?
@@ -206,7 +215,7 @@ pub fn run(
             postcode: None,
             ..s.clone()
         };
-        return run(conn, &around, unit, window);
+        return run(conn, nearby, &around, unit, window);
     }
     if s.point.is_none() && s.open_at.is_none() {
         return run_in_sql(conn, s, unit, window, backend);

@@ -62,6 +62,15 @@ impl TestDb {
         }
     }
 
+    /// Another handle on the same database, which leaves it in place when dropped.
+    pub fn shared(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            _dir: None,
+            pg_admin: None,
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.pg_admin.is_some()
     }
@@ -95,7 +104,15 @@ impl TestServer {
 
     /// A server with extra settings.
     pub fn start_with(settings: &[(&str, &str)]) -> TestServer {
-        let db = TestDb::new();
+        TestServer::start_on(TestDb::new(), settings)
+    }
+
+    /// A second instance on this server's database, as when several share one PostgreSQL.
+    pub fn beside(&self, settings: &[(&str, &str)]) -> TestServer {
+        TestServer::start_on(self.db.shared(), settings)
+    }
+
+    fn start_on(db: TestDb, settings: &[(&str, &str)]) -> TestServer {
         let settings: Vec<(String, String)> = settings
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS search_change;
+ALTER TABLE search_entry DROP COLUMN IF EXISTS id;

@@ -1,0 +1,823 @@
+//! An in-memory index of every located search row, for near-here searches.
+//!
+//! Dense cities put thousands of rows in every 10 km box. Asking the database for them all and
+//! finishing in Rust cost about 30 ms a search at 100,000 services. This index keeps what the
+//! filters test (point, masks, fees, ages, and interned languages, postcodes, organisations,
+//! time zones and hours) in a grid of small cells, so a near-here search reads memory only and
+//! asks the database just for the names and ids of the page it returns.
+//!
+//! It follows the database through `search_change`, to which every change of a service's search
+//! rows appends the service's id in the same transaction. A search first reads the newest
+//! sequence number (one indexed read) and catches up when it is behind, so it sees every write
+//! committed before it, through any instance; a background task also catches up every second,
+//! so the work rarely falls on a search. PostgreSQL can commit sequence numbers out of order: a
+//! number seen missing is asked for again until it appears, or until `GAP_WAIT` has passed (its
+//! transaction rolled back).
+//!
+//! Results are the same as the database path's (`query.rs`), which a test checks against a
+//! brute-force scan: the same exact geodesic distance decides the radius and the order, and a
+//! fast local approximation only skips the exact computation where it cannot change the answer.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use diesel::sql_types::{BigInt, Double, Nullable, Text};
+use diesel::QueryableByName;
+
+use crate::db::{Backend, DbConnection, Sql};
+use crate::hsds::model::Schedule;
+use crate::search::filters::{Point, Search};
+use crate::search::hours::is_open;
+use crate::search::place::{bounds, distance};
+use crate::search::query::{Hit, Unit};
+use crate::state::AppState;
+
+/// Cell size in degrees. A 10 km search touches about 5 × 6 cells at mid latitudes.
+const CELL: f64 = 0.05;
+/// How long a missing sequence number is waited for.
+const GAP_WAIT: Duration = Duration::from_secs(120);
+/// More changes than this at once (an import) are followed by loading everything again.
+const RELOAD_AFTER: i64 = 20_000;
+/// Rows read per query when loading.
+const LOAD_BATCH: i64 = 50_000;
+/// Above this radius every candidate's distance is computed exactly (the approximation below
+/// is checked up to it).
+const APPROX_MAX_RADIUS: f64 = 100_000.0;
+/// Relative error bound of `Approx` against the geodesic distance, within
+/// `APPROX_MAX_RADIUS` · 1.5 and away from the poles (tested below, with a margin).
+const EPS: f64 = 0.005;
+const NONE: u32 = u32::MAX;
+
+/// Whether a search can be answered from memory: a point, a page, and only filters the index
+/// holds. Keyword and taxonomy filters, `modified_after` and all-results exports go to the
+/// database.
+pub fn handles(s: &Search) -> bool {
+    let Some(p) = s.point else {
+        return false;
+    };
+    s.words.is_empty()
+        && s.taxonomy_term_id.is_none()
+        && s.taxonomy_id.is_none()
+        && s.modified_after.is_none()
+        && !s.around_postcode
+        && bounds(p, s.radius).lon.is_some()
+        && p.lat.abs() <= 80.0
+}
+
+/// One located search row.
+#[derive(Debug, Clone)]
+struct Slot {
+    key: i64,
+    service: u64,
+    lat: f64,
+    lon: f64,
+    /// service_types, cost, accessibility, delivery, low_barrier, population.
+    masks: [i64; 6],
+    min_fee: f64,
+    minimum_age: f64,
+    maximum_age: f64,
+    status: u32,
+    languages: u32,
+    postcodes: u32,
+    organization: u32,
+    zone: u32,
+    hours: u32,
+}
+
+/// Strings stored once, by number.
+#[derive(Default)]
+struct Strings {
+    ids: HashMap<Arc<str>, u32>,
+    values: Vec<Arc<str>>,
+}
+
+impl Strings {
+    fn intern(&mut self, s: Option<&str>) -> u32 {
+        let Some(s) = s else { return NONE };
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let value: Arc<str> = Arc::from(s);
+        let id = self.values.len() as u32;
+        self.values.push(value.clone());
+        self.ids.insert(value, id);
+        id
+    }
+
+    fn find(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
+    fn get(&self, id: u32) -> &str {
+        self.values.get(id as usize).map_or("", |v| v)
+    }
+}
+
+#[derive(Default)]
+struct Grid {
+    cells: HashMap<(i32, i32), Vec<Slot>>,
+    /// The cells each service has rows in, to replace them when it changes.
+    homes: HashMap<u64, Vec<(i32, i32)>>,
+    statuses: Strings,
+    languages: Strings,
+    postcodes: Strings,
+    organizations: Strings,
+    zones: Strings,
+    /// Time zones parsed, by zone number.
+    tz: Vec<Option<Tz>>,
+    hours: Strings,
+    /// Schedules parsed, by hours number.
+    schedules: Vec<Arc<Vec<Schedule>>>,
+    rows: usize,
+}
+
+fn cell_of(lat: f64, lon: f64) -> (i32, i32) {
+    ((lat / CELL).floor() as i32, (lon / CELL).floor() as i32)
+}
+
+fn service_hash(id: &str) -> u64 {
+    // A 64-bit hash tells services apart for counting; two of a million services sharing one
+    // has a chance of about 3 in 100 million, and would only make a total one too small.
+    let mut h = DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
+fn or_nan(v: Option<f64>) -> f64 {
+    v.unwrap_or(f64::NAN)
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    service_id: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    organization_id: Option<String>,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Double)]
+    latitude: f64,
+    #[diesel(sql_type = Double)]
+    longitude: f64,
+    #[diesel(sql_type = Nullable<Text>)]
+    time_zone: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    service_types: i64,
+    #[diesel(sql_type = BigInt)]
+    cost: i64,
+    #[diesel(sql_type = BigInt)]
+    accessibility: i64,
+    #[diesel(sql_type = BigInt)]
+    delivery: i64,
+    #[diesel(sql_type = BigInt)]
+    low_barrier: i64,
+    #[diesel(sql_type = BigInt)]
+    population: i64,
+    #[diesel(sql_type = Text)]
+    languages: String,
+    #[diesel(sql_type = Text)]
+    postcodes: String,
+    #[diesel(sql_type = Nullable<Double>)]
+    min_fee: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    minimum_age: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    maximum_age: Option<f64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    hours: Option<String>,
+}
+
+const ROW_COLUMNS: &str = "SELECT id, service_id, organization_id, status, latitude, longitude, \
+     time_zone, service_types, cost, accessibility, delivery, low_barrier, population, \
+     languages, postcodes, min_fee, minimum_age, maximum_age, hours FROM search_entry \
+     WHERE latitude IS NOT NULL AND longitude IS NOT NULL";
+
+impl Grid {
+    fn add(&mut self, r: Row) {
+        let zone = self.zones.intern(r.time_zone.as_deref());
+        if zone != NONE && zone as usize == self.tz.len() {
+            self.tz
+                .push(r.time_zone.as_deref().and_then(|z| z.parse().ok()));
+        }
+        let hours = self.hours.intern(r.hours.as_deref());
+        if hours != NONE && hours as usize == self.schedules.len() {
+            let parsed = r
+                .hours
+                .as_deref()
+                .and_then(|h| serde_json::from_str(h).ok())
+                .unwrap_or_default();
+            self.schedules.push(Arc::new(parsed));
+        }
+        let slot = Slot {
+            key: r.id,
+            service: service_hash(&r.service_id),
+            lat: r.latitude,
+            lon: r.longitude,
+            masks: [
+                r.service_types,
+                r.cost,
+                r.accessibility,
+                r.delivery,
+                r.low_barrier,
+                r.population,
+            ],
+            min_fee: or_nan(r.min_fee),
+            minimum_age: or_nan(r.minimum_age),
+            maximum_age: or_nan(r.maximum_age),
+            status: self.statuses.intern(Some(&r.status)),
+            languages: self.languages.intern(Some(&r.languages)),
+            postcodes: self.postcodes.intern(Some(&r.postcodes)),
+            organization: self.organizations.intern(r.organization_id.as_deref()),
+            zone,
+            hours,
+        };
+        let cell = cell_of(slot.lat, slot.lon);
+        let homes = self.homes.entry(slot.service).or_default();
+        if !homes.contains(&cell) {
+            homes.push(cell);
+        }
+        self.cells.entry(cell).or_default().push(slot);
+        self.rows += 1;
+    }
+
+    fn remove_service(&mut self, service: u64) {
+        let Some(cells) = self.homes.remove(&service) else {
+            return;
+        };
+        for cell in cells {
+            if let Some(slots) = self.cells.get_mut(&cell) {
+                let before = slots.len();
+                slots.retain(|s| s.service != service);
+                self.rows -= before - slots.len();
+                if slots.is_empty() {
+                    self.cells.remove(&cell);
+                }
+            }
+        }
+    }
+}
+
+/// What this instance has read of `search_change`.
+#[derive(Default)]
+struct Cursor {
+    loaded: bool,
+    /// The highest sequence number applied.
+    seen: i64,
+    /// Numbers below `seen` not yet seen, with when they were first missed.
+    gaps: HashMap<i64, Instant>,
+}
+
+#[derive(QueryableByName)]
+struct Change {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    service_id: String,
+}
+
+#[derive(QueryableByName)]
+struct Named {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    service_id: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    service_at_location_id: Option<String>,
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// The index. One per process, shared by every worker.
+#[derive(Default)]
+pub struct Nearby {
+    grid: RwLock<Grid>,
+    cursor: Mutex<Cursor>,
+}
+
+/// A fast distance in metres on a plane tangent at the search point, with the ellipsoid's radii
+/// of curvature there. Within `EPS` of the geodesic distance for the radii it is used for.
+struct Approx {
+    lat: f64,
+    lon: f64,
+    ky: f64,
+    kx: f64,
+    kx_slope: f64,
+}
+
+impl Approx {
+    fn new(p: Point) -> Approx {
+        const A: f64 = 6_378_137.0;
+        const E2: f64 = 0.006_694_379_990_14;
+        let phi = p.lat.to_radians();
+        let w = 1.0 - E2 * phi.sin().powi(2);
+        let m = A * (1.0 - E2) / w.powf(1.5);
+        let n = A / w.sqrt();
+        let rad = std::f64::consts::PI / 180.0;
+        Approx {
+            lat: p.lat,
+            lon: p.lon,
+            ky: m * rad,
+            kx: n * phi.cos() * rad,
+            // The parallel's radius at the mid-latitude, to first order.
+            kx_slope: -n * phi.sin() * rad * rad / 2.0,
+        }
+    }
+
+    fn metres(&self, lat: f64, lon: f64) -> f64 {
+        let dlat = lat - self.lat;
+        let dy = self.ky * dlat;
+        let dx = (self.kx + self.kx_slope * dlat) * (lon - self.lon);
+        (dx * dx + dy * dy).sqrt()
+    }
+}
+
+/// A row that passed every filter, with its distance (exact when `exact`).
+struct Match {
+    key: i64,
+    service: u64,
+    lat: f64,
+    lon: f64,
+    metres: f64,
+    exact: bool,
+}
+
+impl Nearby {
+    pub fn new() -> Nearby {
+        Nearby::default()
+    }
+
+    /// Rows held, for logs and tests.
+    pub fn rows(&self) -> usize {
+        self.grid.read().expect("index lock").rows
+    }
+
+    /// Applies every change committed since the last call; loads everything on first use, after
+    /// a large batch, or when the change log was pruned past this instance.
+    pub fn catch_up(&self, conn: &mut DbConnection) -> anyhow::Result<()> {
+        let mut cursor = self.cursor.lock().expect("cursor lock");
+        let newest = newest_change(conn)?;
+        if cursor.loaded && newest <= cursor.seen && cursor.gaps.is_empty() {
+            return Ok(());
+        }
+        if !cursor.loaded || newest - cursor.seen > RELOAD_AFTER || pruned_past(conn, &cursor)? {
+            return self.reload(conn, &mut cursor);
+        }
+        let mut q = Sql::new("SELECT seq, service_id FROM search_change WHERE seq > ");
+        q.bind(cursor.seen);
+        if !cursor.gaps.is_empty() {
+            q.push(" OR seq IN ").bind_list(cursor.gaps.keys().copied());
+        }
+        q.push(" ORDER BY seq");
+        let changes = q.load::<Change>(conn)?;
+        let postgres = Backend::of(conn) == Backend::Postgres;
+        let now = Instant::now();
+        let mut services = HashSet::new();
+        for c in &changes {
+            if c.seq > cursor.seen {
+                if postgres {
+                    for missing in cursor.seen + 1..c.seq {
+                        cursor.gaps.insert(missing, now);
+                    }
+                }
+                cursor.seen = c.seq;
+            } else {
+                cursor.gaps.remove(&c.seq);
+            }
+            services.insert(c.service_id.clone());
+        }
+        cursor
+            .gaps
+            .retain(|_, since| now.duration_since(*since) < GAP_WAIT);
+        self.replace(conn, services.into_iter().collect())
+    }
+
+    /// Reloads the rows of these services from the database.
+    fn replace(&self, conn: &mut DbConnection, services: Vec<String>) -> anyhow::Result<()> {
+        let mut rows = Vec::new();
+        for chunk in services.chunks(500) {
+            let mut q = Sql::new(ROW_COLUMNS);
+            q.push(" AND service_id IN ")
+                .bind_list(chunk.iter().cloned());
+            rows.extend(q.load::<Row>(conn)?);
+        }
+        let mut grid = self.grid.write().expect("index lock");
+        for s in &services {
+            grid.remove_service(service_hash(s));
+        }
+        for r in rows {
+            grid.add(r);
+        }
+        Ok(())
+    }
+
+    fn reload(&self, conn: &mut DbConnection, cursor: &mut Cursor) -> anyhow::Result<()> {
+        let started = Instant::now();
+        // Read the log's position first: a change committed while loading is then applied
+        // again by the next catch-up, never missed.
+        let newest = newest_change(conn)?;
+        let mut fresh = Grid::default();
+        let mut after = i64::MIN;
+        loop {
+            let mut q = Sql::new(ROW_COLUMNS);
+            q.push(" AND id > ")
+                .bind(after)
+                .push(" ORDER BY id LIMIT ")
+                .bind(LOAD_BATCH);
+            let rows = q.load::<Row>(conn)?;
+            let Some(last) = rows.last().map(|r| r.id) else {
+                break;
+            };
+            after = last;
+            for r in rows {
+                fresh.add(r);
+            }
+        }
+        // On PostgreSQL, numbers just below the newest may belong to transactions still in
+        // flight. SQLite commits one writer at a time, so it has no such gaps.
+        cursor.gaps.clear();
+        if Backend::of(conn) == Backend::Postgres {
+            let mut q = Sql::new("SELECT seq, service_id FROM search_change WHERE seq > ");
+            q.bind(newest - 1000);
+            let present: HashSet<i64> = q.load::<Change>(conn)?.iter().map(|c| c.seq).collect();
+            let now = Instant::now();
+            cursor.gaps = ((newest - 1000).max(0) + 1..=newest)
+                .filter(|seq| !present.contains(seq))
+                .map(|seq| (seq, now))
+                .collect();
+        }
+        cursor.seen = newest;
+        cursor.loaded = true;
+        for slots in fresh.cells.values_mut() {
+            slots.shrink_to_fit();
+        }
+        let rows = fresh.rows;
+        *self.grid.write().expect("index lock") = fresh;
+        tracing::info!(
+            rows,
+            millis = started.elapsed().as_millis() as u64,
+            "near-here index loaded"
+        );
+        Ok(())
+    }
+
+    /// Answers a search that `handles` accepts: the page's hits and the total.
+    pub fn search(
+        &self,
+        conn: &mut DbConnection,
+        s: &Search,
+        unit: Unit,
+        page: i64,
+        per_page: i64,
+    ) -> anyhow::Result<(Vec<Hit>, i64)> {
+        self.catch_up(conn)?;
+        let p = s.point.expect("handles() requires a point");
+        let matches = self.matches(s, p);
+
+        // The total, and each unit's nearest approximate distance.
+        let mut nearest: HashMap<u64, f64> = HashMap::new();
+        let unit_metres: Vec<f64> = match unit {
+            Unit::ServiceAtLocation => matches.iter().map(|m| m.metres).collect(),
+            Unit::Service => {
+                for m in &matches {
+                    let e = nearest.entry(m.service).or_insert(f64::INFINITY);
+                    *e = e.min(m.metres);
+                }
+                nearest.values().copied().collect()
+            }
+        };
+        let total = unit_metres.len() as i64;
+        let offset = ((page - 1) * per_page) as usize;
+        if offset >= unit_metres.len() {
+            return Ok((vec![], total));
+        }
+        // Only rows whose approximate distance is within the error of the k-th nearest unit's
+        // can be among the first k by exact distance (ties included).
+        let k = (offset + per_page as usize).min(unit_metres.len());
+        let mut sorted = unit_metres;
+        let (_, kth, _) = sorted.select_nth_unstable_by(k - 1, f64::total_cmp);
+        let limit = *kth * (1.0 + EPS) / (1.0 - EPS);
+        let mut candidates: Vec<Match> =
+            matches.into_iter().filter(|m| m.metres <= limit).collect();
+        for m in &mut candidates {
+            if !m.exact {
+                m.metres = distance(
+                    p,
+                    Point {
+                        lat: m.lat,
+                        lon: m.lon,
+                    },
+                );
+                m.exact = true;
+            }
+        }
+        let metres: HashMap<i64, f64> = candidates.iter().map(|m| (m.key, m.metres)).collect();
+        let mut named = Vec::with_capacity(candidates.len());
+        for chunk in candidates.chunks(500) {
+            let mut q = Sql::new(
+                "SELECT id, service_id, service_at_location_id, name FROM search_entry WHERE id IN ",
+            );
+            q.bind_list(chunk.iter().map(|m| m.key));
+            named.extend(q.load::<Named>(conn)?);
+        }
+        // A unit's distance is that of its nearest matching row; order as the database path
+        // does: distance, then name, then id.
+        let mut units: HashMap<String, (f64, String)> = HashMap::new();
+        for n in named {
+            let Some(&d) = metres.get(&n.id) else {
+                continue;
+            };
+            let id = match unit {
+                Unit::Service => n.service_id,
+                Unit::ServiceAtLocation => match n.service_at_location_id {
+                    Some(id) => id,
+                    None => continue,
+                },
+            };
+            let e = units.entry(id).or_insert((f64::INFINITY, n.name));
+            e.0 = e.0.min(d);
+        }
+        let mut hits: Vec<(String, f64, String)> = units
+            .into_iter()
+            .map(|(id, (d, name))| (id, d, name))
+            .collect();
+        hits.sort_by(|a, b| {
+            a.1.total_cmp(&b.1)
+                .then_with(|| a.2.cmp(&b.2))
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        let page = hits
+            .into_iter()
+            .skip(offset)
+            .take(per_page as usize)
+            .map(|(id, d, _)| Hit {
+                id,
+                distance: Some(d),
+            })
+            .collect();
+        Ok((page, total))
+    }
+
+    /// Every row within the radius that passes the filters.
+    fn matches(&self, s: &Search, p: Point) -> Vec<Match> {
+        let grid = self.grid.read().expect("index lock");
+        let statuses: Vec<u32> = s
+            .statuses
+            .iter()
+            .filter_map(|x| grid.statuses.find(x))
+            .collect();
+        let organization = match &s.organization_id {
+            Some(o) => match grid.organizations.find(o) {
+                Some(id) => Some(id),
+                None => return vec![],
+            },
+            None => None,
+        };
+        let wanted = [
+            (s.service_types, false),
+            (s.cost, false),
+            (s.accessibility, true),
+            (s.delivery, false),
+            (s.low_barrier, true),
+            (s.population, false),
+        ];
+        let language_patterns: Vec<String> = s.languages.iter().map(|c| format!(",{c},")).collect();
+        let postcode_pattern = s.postcode.as_ref().map(|pc| format!(",{pc},"));
+        let mut language_ok: HashMap<u32, bool> = HashMap::new();
+        let mut postcode_ok: HashMap<u32, bool> = HashMap::new();
+        let mut open_ok: HashMap<(u32, u32), bool> = HashMap::new();
+
+        let approx = Approx::new(p);
+        let use_approx = s.radius <= APPROX_MAX_RADIUS;
+        let (inner, outer) = (s.radius * (1.0 - EPS), s.radius * (1.0 + EPS));
+        let b = bounds(p, s.radius);
+        let (lo, hi) = b.lon.expect("handles() requires a longitude span");
+        let (c0, c1) = (cell_of(b.min_lat, lo), cell_of(b.max_lat, hi));
+        let mut out = Vec::new();
+        for ci in c0.0..=c1.0 {
+            for cj in c0.1..=c1.1 {
+                let Some(slots) = grid.cells.get(&(ci, cj)) else {
+                    continue;
+                };
+                for slot in slots {
+                    if !statuses.contains(&slot.status) {
+                        continue;
+                    }
+                    let masks_ok = wanted.iter().zip(slot.masks).all(|(&(want, all), has)| {
+                        want == 0
+                            || if all {
+                                has & want == want
+                            } else {
+                                has & want != 0
+                            }
+                    });
+                    if !masks_ok {
+                        continue;
+                    }
+                    // `min_fee <= max` and the age bounds are false for a missing fee, as in SQL.
+                    if s.max_fee
+                        .is_some_and(|max| slot.min_fee.is_nan() || slot.min_fee > max)
+                    {
+                        continue;
+                    }
+                    if let Some(age) = s.age {
+                        if slot.minimum_age > age || slot.maximum_age < age {
+                            continue;
+                        }
+                    }
+                    if organization.is_some_and(|o| o != slot.organization) {
+                        continue;
+                    }
+                    let (metres, exact) = if use_approx {
+                        let a = approx.metres(slot.lat, slot.lon);
+                        if a > outer {
+                            continue;
+                        }
+                        if a < inner {
+                            (a, false)
+                        } else {
+                            (
+                                distance(
+                                    p,
+                                    Point {
+                                        lat: slot.lat,
+                                        lon: slot.lon,
+                                    },
+                                ),
+                                true,
+                            )
+                        }
+                    } else {
+                        (
+                            distance(
+                                p,
+                                Point {
+                                    lat: slot.lat,
+                                    lon: slot.lon,
+                                },
+                            ),
+                            true,
+                        )
+                    };
+                    if metres > s.radius {
+                        continue;
+                    }
+                    if !language_patterns.is_empty() {
+                        let ok = *language_ok.entry(slot.languages).or_insert_with(|| {
+                            let have = grid.languages.get(slot.languages);
+                            language_patterns.iter().any(|l| have.contains(l.as_str()))
+                        });
+                        if !ok {
+                            continue;
+                        }
+                    }
+                    if let Some(pattern) = &postcode_pattern {
+                        let ok = *postcode_ok.entry(slot.postcodes).or_insert_with(|| {
+                            grid.postcodes
+                                .get(slot.postcodes)
+                                .contains(pattern.as_str())
+                        });
+                        if !ok {
+                            continue;
+                        }
+                    }
+                    if let Some(at) = s.open_at {
+                        if slot.hours == NONE || !open(&grid, &mut open_ok, slot, at) {
+                            continue;
+                        }
+                    }
+                    out.push(Match {
+                        key: slot.key,
+                        service: slot.service,
+                        lat: slot.lat,
+                        lon: slot.lon,
+                        metres,
+                        exact,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+fn open(
+    grid: &Grid,
+    cache: &mut HashMap<(u32, u32), bool>,
+    slot: &Slot,
+    at: DateTime<Utc>,
+) -> bool {
+    *cache.entry((slot.hours, slot.zone)).or_insert_with(|| {
+        let zone = grid.tz.get(slot.zone as usize).copied().flatten();
+        is_open(&grid.schedules[slot.hours as usize], zone, at)
+    })
+}
+
+#[derive(QueryableByName)]
+struct Newest {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    seq: Option<i64>,
+}
+
+fn newest_change(conn: &mut DbConnection) -> anyhow::Result<i64> {
+    let q = Sql::new("SELECT MAX(seq) AS seq FROM search_change");
+    Ok(q.load::<Newest>(conn)?
+        .pop()
+        .and_then(|n| n.seq)
+        .unwrap_or(0))
+}
+
+/// Whether changes this instance has not read were pruned from the log.
+fn pruned_past(conn: &mut DbConnection, cursor: &Cursor) -> anyhow::Result<bool> {
+    let q = Sql::new("SELECT MIN(seq) AS seq FROM search_change");
+    let oldest = q.load::<Newest>(conn)?.pop().and_then(|n| n.seq);
+    Ok(oldest.is_some_and(|o| o > cursor.seen + 1))
+}
+
+/// Forgets changes older than `keep`; an instance that has not read them by then loads
+/// everything again.
+pub fn prune(conn: &mut DbConnection, keep: Duration) -> anyhow::Result<usize> {
+    let cutoff = Utc::now() - chrono::Duration::from_std(keep)?;
+    let mut q = Sql::new("DELETE FROM search_change WHERE changed_at < ");
+    q.bind(crate::search::filters::stored_timestamp(cutoff));
+    Ok(q.execute(conn)?)
+}
+
+/// Keeps this process's index in step with the database: catches up every second, and prunes
+/// changes older than an hour every ten minutes.
+pub async fn follow(state: AppState) {
+    let Some(index) = state.nearby.clone() else {
+        return;
+    };
+    let mut last_prune: Option<Instant> = None;
+    loop {
+        let prune_now = last_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(600));
+        let index = index.clone();
+        let result = state
+            .db(move |conn| {
+                index.catch_up(conn)?;
+                if prune_now {
+                    prune(conn, Duration::from_secs(3600))?;
+                }
+                Ok(())
+            })
+            .await;
+        match result {
+            Ok(()) => {
+                if prune_now {
+                    last_prune = Some(Instant::now());
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the near-here index could not catch up"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator, so the test needs no randomness crate.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> f64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    #[test]
+    fn the_approximation_stays_within_its_bound() {
+        let mut rng = Lcg(7);
+        let mut worst: f64 = 0.0;
+        for _ in 0..200_000 {
+            let p = Point {
+                lat: (rng.next() * 2.0 - 1.0) * 80.0,
+                lon: (rng.next() * 2.0 - 1.0) * 179.0,
+            };
+            let radius = APPROX_MAX_RADIUS * 1.5 * rng.next().powi(2) + 1.0;
+            let b = bounds(p, radius);
+            let Some((lo, hi)) = b.lon else { continue };
+            let q = Point {
+                lat: b.min_lat + (b.max_lat - b.min_lat) * rng.next(),
+                lon: lo + (hi - lo) * rng.next(),
+            };
+            let exact = distance(p, q);
+            if exact < 1.0 {
+                continue;
+            }
+            let a = Approx::new(p).metres(q.lat, q.lon);
+            worst = worst.max((a / exact - 1.0).abs());
+        }
+        assert!(worst < EPS / 2.0, "worst relative error {worst}");
+    }
+}

@@ -1,0 +1,134 @@
+//! The in-memory near-here index: it answers as the database does, and follows writes made
+//! through any instance sharing the database.
+
+mod common;
+
+use common::{Fixture, TestServer};
+use serde_json::{json, Value};
+
+const ORG: &str = "5b0e8f0a-3c2d-4e1f-8a9b-7c6d5e4f3a21";
+
+fn near(lat: f64, lon: f64) -> String {
+    format!("/service_at_locations?lat={lat}&lon={lon}&proximity=5000&per_page=50")
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["service_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A new service body as a partner sends it: no organisation, one location.
+fn body(name: &str, lat: f64, lon: f64) -> Value {
+    let mut s = Fixture::new(name)
+        .at(lat, lon)
+        .term("haven-services", "HR01")
+        .build();
+    let m = s.as_object_mut().unwrap();
+    m.remove("organization");
+    m.remove("organization_id");
+    for sal in s["service_at_locations"].as_array_mut().unwrap() {
+        sal["location"]
+            .as_object_mut()
+            .unwrap()
+            .remove("organization_id");
+    }
+    s
+}
+
+#[test]
+fn a_write_through_one_instance_is_found_by_another_at_once() {
+    let a = TestServer::start();
+    let b = a.beside(&[]);
+    a.user("admin@haven.example", "admin", None);
+    let admin = a.token("admin@haven.example");
+    let org = json!({"id": ORG, "name": "Org", "description": "A partner."});
+    assert_eq!(
+        a.send("POST", "/organizations", Some(&admin), Some(&org)).0,
+        201
+    );
+    a.user("staff@org.example", "staff", Some(ORG));
+    let staff = a.token("staff@org.example");
+
+    // Both indexes are loaded (and empty) before the write.
+    assert_eq!(ids(&b.json(&near(51.5, -0.12))), Vec::<String>::new());
+    assert_eq!(ids(&a.json(&near(51.5, -0.12))), Vec::<String>::new());
+
+    let (status, created) = a.send(
+        "POST",
+        "/services",
+        Some(&staff),
+        Some(&body("Walk-in naloxone", 51.5, -0.12)),
+    );
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(ids(&b.json(&near(51.5, -0.12))), [id.clone()]);
+    assert_eq!(ids(&a.json(&near(51.5, -0.12))), [id.clone()]);
+
+    // Moved 40 km: gone from the old place, found at the new one, on both.
+    let mut moved = created.clone();
+    moved["service_at_locations"][0]["location"]["latitude"] = json!(51.86);
+    let (status, answer) = a.send(
+        "PUT",
+        &format!("/services/{id}"),
+        Some(&staff),
+        Some(&moved),
+    );
+    assert_eq!(status, 200, "{answer}");
+    for server in [&a, &b] {
+        assert_eq!(ids(&server.json(&near(51.5, -0.12))), Vec::<String>::new());
+        assert_eq!(ids(&server.json(&near(51.86, -0.12))), [id.clone()]);
+    }
+
+    // Deleted.
+    let (status, _) = a.send("DELETE", &format!("/services/{id}"), Some(&staff), None);
+    assert_eq!(status, 204);
+    for server in [&a, &b] {
+        assert_eq!(ids(&server.json(&near(51.86, -0.12))), Vec::<String>::new());
+    }
+
+    // An import straight into the database (another process's work) is seen too.
+    a.import(&[Fixture::new("Imported drop-in").at(51.5, -0.121).build()]);
+    assert_eq!(ids(&b.json(&near(51.5, -0.12))).len(), 1);
+    assert_eq!(b.state.nearby.as_ref().unwrap().rows(), 1);
+}
+
+#[test]
+fn the_index_and_the_database_give_the_same_pages() {
+    let memory = TestServer::start();
+    let sql = memory.beside(&[("HAVEN_SEARCH_MEMORY", "false")]);
+    // Services around one point, several at one place (equal distances order by name).
+    let mut services = Vec::new();
+    for i in 0..60 {
+        let (lat, lon) =
+            common::destination(40.0, -75.0, (i * 37 % 360) as f64, (i % 12) as f64 * 900.0);
+        let cost = if i % 3 == 0 { "free" } else { "sliding_scale" };
+        let mut f = Fixture::new(&format!("Service {:02}", 59 - i))
+            .at(lat, lon)
+            .term("haven-cost", cost);
+        if i % 2 == 0 {
+            f = f.term("haven-accessibility", "wheelchair");
+        }
+        services.push(f.build());
+    }
+    memory.import(&services);
+    for query in [
+        "lat=40&lon=-75&proximity=5000&per_page=7",
+        "lat=40&lon=-75&proximity=5000&per_page=7&page=3",
+        "lat=40&lon=-75&proximity=10000&cost=free&accessibility=wheelchair",
+        "lat=40.01&lon=-75.01&proximity=2500&per_page=5&page=2",
+        "lat=40&lon=-75&proximity=100&per_page=5",
+        "lat=40&lon=-75&proximity=20000&per_page=50&page=9",
+    ] {
+        for list in ["service_at_locations", "services"] {
+            let path = format!("/{list}?{query}");
+            assert_eq!(memory.json(&path), sql.json(&path), "{path}");
+        }
+    }
+    // The pages above came from memory: the index holds every located row.
+    assert_eq!(memory.state.nearby.as_ref().unwrap().rows(), 60);
+    assert!(sql.state.nearby.is_none());
+}
