@@ -42,11 +42,11 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TMP="${TMPDIR:-/tmp}"
-SERVICES="${HAVEN_BENCH_SERVICES:-100000}"
+SIZES="${HAVEN_BENCH_SIZES:-${HAVEN_BENCH_SERVICES:-10000 100000 1000000}}"
 SEED="${HAVEN_BENCH_SEED:-1}"
 DURATION="${HAVEN_BENCH_SECONDS:-20}"
 WARMUP="${HAVEN_BENCH_WARMUP:-5}"
-BACKENDS="${HAVEN_BENCH_BACKENDS:-sqlite postgres}"
+BACKENDS="${HAVEN_BENCH_BACKENDS:-sqlite postgres postgis}"
 CONNECTIONS="${HAVEN_BENCH_CONNECTIONS:-2}"
 THREADS="${HAVEN_BENCH_THREADS:-2}"
 NQUERIES="${HAVEN_BENCH_QUERIES:-50}"
@@ -59,11 +59,12 @@ PG_SCRIPT="$ROOT/scripts/pg-test-server.sh"
 log() { echo "bench: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for v in SERVICES SEED DURATION WARMUP CONNECTIONS THREADS NQUERIES IMPORT_TIMEOUT; do
+for n in $SIZES; do [[ "$n" =~ ^[0-9]+$ ]] || die "HAVEN_BENCH_SIZES must be whole numbers, got '$n'"; done
+for v in SEED DURATION WARMUP CONNECTIONS THREADS NQUERIES IMPORT_TIMEOUT; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 for b in $BACKENDS; do
-    case "$b" in sqlite|postgres) ;; *) die "unknown backend '$b' (sqlite, postgres)" ;; esac
+    case "$b" in sqlite|postgres|postgis) ;; *) die "unknown backend '$b' (sqlite, postgres, postgis)" ;; esac
 done
 
 RUN_DIR="$(mktemp -d "$TMP/haven-bench-run.XXXXXX")"
@@ -111,17 +112,20 @@ if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" 
 
 # --- data -------------------------------------------------------------------------------
 mkdir -p "$DATA_DIR"
-DATA="$DATA_DIR/haven-generate-n$SERVICES-seed$SEED.ndjson"
-if [ ! -s "$DATA" ]; then
-    log "generating $SERVICES services (seed $SEED) into $DATA"
-    "$BIN" generate --services "$SERVICES" --seed "$SEED" >"$DATA.part"
-    mv "$DATA.part" "$DATA"
-else
-    log "using cached $DATA"
-fi
 QUERIES="$RUN_DIR/queries.txt"
 "$BIN" generate --seed "$SEED" --queries "$NQUERIES" >"$QUERIES"
-DATA_MB="$(du -m "$DATA" | cut -f1)"
+
+prepare_data() { # sets DATA and DATA_MB for $SERVICES
+    DATA="$DATA_DIR/haven-generate-n$SERVICES-seed$SEED.ndjson"
+    if [ ! -s "$DATA" ]; then
+        log "generating $SERVICES services (seed $SEED) into $DATA"
+        "$BIN" generate --services "$SERVICES" --seed "$SEED" >"$DATA.part"
+        mv "$DATA.part" "$DATA"
+    else
+        log "using cached $DATA"
+    fi
+    DATA_MB="$(du -m "$DATA" | cut -f1)"
+}
 
 # --- helpers ----------------------------------------------------------------------------
 free_port() {
@@ -143,6 +147,23 @@ field() { # field NAME LINE -> value of NAME=value in LINE
 ROWS=()
 NOTES=()
 IMPORTS=()
+declare -A POSTGIS_RPS=()
+
+pg_admin_url() { # the throwaway server's admin URL, starting it when needed
+    if "$PG_SCRIPT" status >/dev/null 2>&1; then
+        "$PG_SCRIPT" url | tail -n1
+    else
+        PG_STARTED=1
+        "$PG_SCRIPT" start | tail -n1
+    fi
+}
+
+stop_pg() {
+    if [ "$PG_STARTED" = 1 ]; then
+        "$PG_SCRIPT" stop >/dev/null 2>&1 || true
+        PG_STARTED=0
+    fi
+}
 
 bench_backend() {
     local backend="$1" url import_log t0 t1 import_s rate imported rejected summary status
@@ -153,13 +174,7 @@ bench_backend() {
             ;;
         postgres)
             local admin
-            if "$PG_SCRIPT" status >/dev/null 2>&1; then
-                admin="$("$PG_SCRIPT" url | tail -n1)"
-                log "reusing the PostgreSQL test server already running in $HAVEN_PG_DIR"
-            else
-                admin="$("$PG_SCRIPT" start | tail -n1)"
-                PG_STARTED=1
-            fi
+            admin="$(pg_admin_url)"
             psql "$admin" -v ON_ERROR_STOP=1 -qX \
                 -c "DROP DATABASE IF EXISTS haven_bench" -c "CREATE DATABASE haven_bench" >&2
             url="${admin%/*}/haven_bench"
@@ -286,20 +301,74 @@ PY
     local label="$backend"
     [ "$backend" = postgres ] && label="PostgreSQL ${PG_VERSION%% *}"
     [ "$backend" = sqlite ] && label="SQLite (bundled)"
-    ROWS+=("| $imported | $label | ${import_s} s | $rate/s | $rps | $p50 | $p99 | $errs | $rss | $cpu | $(field matches "$sample") ($(field min "$sample")–$(field max "$sample")) | $(field items "$sample") | $load |")
+    ROWS+=("$SERVICES|$rps|| $imported | $label | ${import_s} s | $rate/s | $rps | $p50 | $p99 | @RATIO@ | $errs | $rss | $cpu | $(field matches "$sample") ($(field min "$sample")–$(field max "$sample")) | $(field items "$sample") | $load |")
 
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
-    if [ "$backend" = postgres ] && [ "$PG_STARTED" = 1 ]; then
-        "$PG_SCRIPT" stop >/dev/null 2>&1 || true
-        PG_STARTED=0
-    fi
+    [ "$backend" = postgres ] && stop_pg
     rm -f "$RUN_DIR"/haven-bench.db*
 }
 
-for backend in $BACKENDS; do
-    bench_backend "$backend"
+# The same query straight against PostgreSQL + PostGIS: a GiST index over the same generated
+# records, prepared statements, pgbench with the same number of clients.
+bench_postgis() {
+    command -v pgbench >/dev/null 2>&1 || die "pgbench is required (Debian: postgresql-client)"
+    local admin url dir out line tps failed lat load
+    admin="$(pg_admin_url)"
+    psql "$admin" -v ON_ERROR_STOP=1 -qX \
+        -c "DROP DATABASE IF EXISTS haven_postgis" -c "CREATE DATABASE haven_postgis" >&2
+    url="${admin%/*}/haven_postgis"
+    if ! psql "$url" -qX -c "CREATE EXTENSION IF NOT EXISTS postgis" >&2 2>"$RUN_DIR/postgis.err"; then
+        log "PostGIS missing; installing the Debian package"
+        local major
+        major="$(psql "$url" -qXAt -c "SHOW server_version_num" | cut -c1-2)"
+        if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "postgresql-$major-postgis-3" >&2 ||
+            die "could not install postgresql-$major-postgis-3"
+        psql "$url" -v ON_ERROR_STOP=1 -qX -c "CREATE EXTENSION postgis" >&2
+    fi
+    log "[postgis] loading $SERVICES services"
+    psql "$url" -v ON_ERROR_STOP=1 -qX -c "CREATE TABLE bench_place (id text, lat float8, lon float8, active boolean, cost text[], accessibility text[])" >&2
+    python3 "$ROOT/benches/postgis.py" table "$DATA" |
+        psql "$url" -v ON_ERROR_STOP=1 -qX -c "\\copy bench_place FROM STDIN WITH (FORMAT csv)" >&2
+    psql "$url" -v ON_ERROR_STOP=1 -qX \
+        -c "ALTER TABLE bench_place ADD COLUMN geog geography(Point, 4326)" \
+        -c "UPDATE bench_place SET geog = ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography" \
+        -c "CREATE INDEX bench_place_geog ON bench_place USING gist (geog)" \
+        -c "VACUUM ANALYZE bench_place" >&2
+    dir="$RUN_DIR/pgbench-$SERVICES"
+    mkdir -p "$dir"
+    python3 "$ROOT/benches/postgis.py" scripts "$QUERIES" "$dir"
+    local scripts=()
+    for f in "$dir"/q*.sql; do scripts+=(-f "$f"); done
+    log "[postgis] warm-up ${WARMUP}s"
+    pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$WARMUP" "${scripts[@]}" "$url" >"$dir/warmup.txt" 2>&1 ||
+        die "[postgis] pgbench failed: $(tail -n 5 "$dir/warmup.txt")"
+    load="$(cut -d' ' -f1-3 /proc/loadavg)"
+    log "[postgis] measuring ${DURATION}s at $CONNECTIONS clients (load average $load)"
+    out="$dir/pgbench.txt"
+    (cd "$dir" && pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" \
+        --log --log-prefix=txn "${scripts[@]}" "$url") >"$out" 2>&1 ||
+        die "[postgis] pgbench failed: $(tail -n 5 "$out")"
+    tps="$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | tail -n1)"
+    failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out" | tail -n1)"
+    lat="$(python3 "$ROOT/benches/postgis.py" latency "$dir"/txn.*)"
+    tps="$(awk -v x="$tps" 'BEGIN { printf "%.0f", x }')"
+    POSTGIS_RPS[$SERVICES]="$tps"
+    ROWS+=("$SERVICES|$tps|| $SERVICES | PostgreSQL + PostGIS $(psql "$url" -qXAt -c "SELECT postgis_lib_version()"), pgbench | – | – | $tps | $(ms "$(field p50_us "$lat")") | $(ms "$(field p99_us "$lat")") | 1.00 | ${failed:-0} | – | – | – | 20 | $load |")
+    psql "$admin" -qX -c "DROP DATABASE IF EXISTS haven_postgis" >&2 || true
+    stop_pg
+}
+
+for SERVICES in $SIZES; do
+    prepare_data
+    for backend in $BACKENDS; do
+        case "$backend" in
+            postgis) bench_postgis ;;
+            *) bench_backend "$backend" ;;
+        esac
+    done
 done
 
 # --- report -----------------------------------------------------------------------------
@@ -310,11 +379,19 @@ echo
 echo "Search: \`GET /service_at_locations?lat=..&lon=..&proximity=10000&cost=free,sliding_scale&accessibility=wheelchair&per_page=20\`,"
 echo "$NQUERIES points around the generated towns; wrk ${DURATION} s, $THREADS threads, $CONNECTIONS connections, after ${WARMUP} s of warm-up."
 echo
-echo "| services | database | import | import rate | requests/s | p50 | p99 | errors | server peak RSS | server CPU (cores) | matches per query, avg (min–max) | items per page | load avg before |"
-echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-for r in "${ROWS[@]}"; do echo "$r"; done
+echo "| services | database | import | import rate | requests/s | p50 | p99 | × PostGIS | errors | server peak RSS | server CPU (cores) | matches per query, avg (min–max) | items per page | load avg before |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+for r in "${ROWS[@]}"; do
+    IFS='|' read -r size rps _ <<<"$r"
+    ratio="–"
+    if [ -n "${POSTGIS_RPS[$size]:-}" ] && [ "${POSTGIS_RPS[$size]}" != 0 ]; then
+        ratio="$(awk -v a="$rps" -v b="${POSTGIS_RPS[$size]}" 'BEGIN { printf "%.2f", a / b }')"
+    fi
+    row="${r#*||}"
+    echo "${row/@RATIO@/$ratio}"
+done
 echo
-echo "Machine: $(nproc) CPUs ($model), $mem RAM, Linux $(uname -r); haven $commit; wrk $(wrk -v 2>&1 | head -n1 | awk '{ print $2 }'); data seed $SEED, $DATA_MB MB ndjson."
+echo "Machine: $(nproc) CPUs ($model), $mem RAM, Linux $(uname -r); haven $commit; wrk $(wrk -v 2>&1 | head -n1 | awk '{ print $2 }'); data seed $SEED."
 echo
 echo "Imports:"
 for n in "${IMPORTS[@]}"; do echo "- $n"; done

@@ -42,6 +42,8 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// Answer near-here searches from an in-memory index (`search::nearby`).
     pub search_memory: bool,
+    /// Search items kept rendered (with `search_memory`).
+    pub render_cache: usize,
     /// Delivery attempts per webhook event before it is marked failed.
     pub webhook_max_attempts: i64,
     /// The first retry delay in milliseconds; each retry doubles it (with jitter), up to the cap.
@@ -137,6 +139,13 @@ impl Config {
             86_400,
         )?;
         let search_memory = parse_bool("HAVEN_SEARCH_MEMORY", get("HAVEN_SEARCH_MEMORY"), true)?;
+        let render_cache = whole(
+            "HAVEN_RENDER_CACHE",
+            get("HAVEN_RENDER_CACHE"),
+            10_000,
+            0,
+            10_000_000,
+        )? as usize;
         let webhook_allow_private = parse_bool(
             "HAVEN_WEBHOOK_ALLOW_PRIVATE",
             get("HAVEN_WEBHOOK_ALLOW_PRIVATE"),
@@ -177,6 +186,7 @@ impl Config {
             purge_interval,
             webhook_allow_private,
             search_memory,
+            render_cache,
             webhook_max_attempts,
             webhook_backoff_ms,
             webhook_backoff_max_ms,

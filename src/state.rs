@@ -32,7 +32,9 @@ impl AppState {
             pool,
             keys: Keys::new(config.jwt_keys.clone()),
             keyring: Keyring::from_config(&config)?,
-            nearby: config.search_memory.then(|| Arc::new(Nearby::new())),
+            nearby: config
+                .search_memory
+                .then(|| Arc::new(Nearby::new(config.render_cache))),
             config: Arc::new(config),
             outbox: Arc::new(Notify::new()),
         })

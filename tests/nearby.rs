@@ -65,12 +65,13 @@ fn a_write_through_one_instance_is_found_by_another_at_once() {
     );
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
-    assert_eq!(ids(&b.json(&near(51.5, -0.12))), [id.clone()]);
-    assert_eq!(ids(&a.json(&near(51.5, -0.12))), [id.clone()]);
+    assert_eq!(ids(&b.json(&near(51.5, -0.12))), vec![id.clone()]);
+    assert_eq!(ids(&a.json(&near(51.5, -0.12))), vec![id.clone()]);
 
     // Moved 40 km: gone from the old place, found at the new one, on both.
     let mut moved = created.clone();
     moved["service_at_locations"][0]["location"]["latitude"] = json!(51.86);
+    moved["name"] = json!("Walk-in naloxone and testing");
     let (status, answer) = a.send(
         "PUT",
         &format!("/services/{id}"),
@@ -80,7 +81,13 @@ fn a_write_through_one_instance_is_found_by_another_at_once() {
     assert_eq!(status, 200, "{answer}");
     for server in [&a, &b] {
         assert_eq!(ids(&server.json(&near(51.5, -0.12))), Vec::<String>::new());
-        assert_eq!(ids(&server.json(&near(51.86, -0.12))), [id.clone()]);
+        let page = server.json(&near(51.86, -0.12));
+        assert_eq!(ids(&page), vec![id.clone()]);
+        // Items shown before were kept rendered; the change replaced them.
+        assert_eq!(
+            page["contents"][0]["service"]["name"],
+            "Walk-in naloxone and testing"
+        );
     }
 
     // Deleted.
@@ -125,6 +132,8 @@ fn the_index_and_the_database_give_the_same_pages() {
     ] {
         for list in ["service_at_locations", "services"] {
             let path = format!("/{list}?{query}");
+            // Twice: the second answer is built from items kept rendered.
+            assert_eq!(memory.json(&path), sql.json(&path), "{path}");
             assert_eq!(memory.json(&path), sql.json(&path), "{path}");
         }
     }

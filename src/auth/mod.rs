@@ -136,7 +136,7 @@ impl FromRequest for Caller {
 /// Who reads the catalogue: the public, or an authenticated partner, who sees confidential
 /// locations exactly. No token is the public; a token that does not verify is a 401, so a
 /// partner whose token expired learns it rather than silently getting the public view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Viewer {
     Public,
     Partner,

@@ -3,6 +3,7 @@
 pub mod import;
 pub mod meta;
 pub mod organizations;
+pub mod rendered;
 pub mod seed;
 pub mod service_at_locations;
 pub mod services;

@@ -1,11 +1,15 @@
 //! `GET /service_at_locations` and `GET /service_at_locations/{id}`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::http::header::ETAG;
 use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
 
+use serde_json::value::RawValue;
+
+use super::rendered::{with_distance, Rendered};
 use super::{path_id, search_response, store, views};
 use crate::auth::Viewer;
 use crate::db::DbConnection;
@@ -15,27 +19,50 @@ use crate::search::filters::{Params, Search, SearchParams};
 use crate::search::query::{Hit, Unit};
 use crate::state::AppState;
 
+/// The items of a page, as JSON. With `rendered`, items already built are taken from it and
+/// the others kept in it.
 fn render(
     conn: &mut DbConnection,
     s: &Search,
     hits: &[Hit],
     viewer: Viewer,
-) -> ApiResult<Vec<ServiceAtLocation>> {
-    let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
-    let distances: HashMap<&str, Option<f64>> =
-        hits.iter().map(|h| (h.id.as_str(), h.distance)).collect();
-    Ok(store::service_at_locations_by_id(conn, &ids)?
-        .into_iter()
-        .map(|sal| {
-            let mut sal = views::service_at_location(sal, viewer);
-            sal.distance = distances.get(sal.id.as_str()).copied().flatten();
-            if s.full {
-                sal
-            } else {
-                views::service_at_location_list_item(sal)
+    rendered: Option<&Rendered>,
+) -> ApiResult<Vec<Box<RawValue>>> {
+    let key = |id: &str| (id.to_string(), viewer, s.full);
+    let generation = rendered.map(Rendered::generation);
+    let mut json: HashMap<String, Arc<str>> = HashMap::new();
+    if let Some(cache) = rendered {
+        for h in hits {
+            if let Some(item) = cache.get(&key(&h.id)) {
+                json.insert(h.id.clone(), item);
             }
-        })
-        .collect())
+        }
+    }
+    let missing: Vec<String> = hits
+        .iter()
+        .filter(|h| !json.contains_key(&h.id))
+        .map(|h| h.id.clone())
+        .collect();
+    for sal in store::service_at_locations_by_id(conn, &missing)? {
+        let service_id = sal.service_id.clone();
+        let sal = views::service_at_location(sal, viewer);
+        let sal = if s.full {
+            sal
+        } else {
+            views::service_at_location_list_item(sal)
+        };
+        let item: Arc<str> = Arc::from(serde_json::to_string(&sal).map_err(anyhow::Error::from)?);
+        if let (Some(cache), Some(generation), Some(service_id)) =
+            (rendered, generation, service_id)
+        {
+            cache.keep(generation, &service_id, key(&sal.id), item.clone());
+        }
+        json.insert(sal.id.clone(), item);
+    }
+    hits.iter()
+        .filter_map(|h| json.get(&h.id).map(|item| with_distance(item, h.distance)))
+        .map(|item| RawValue::from_string(item).map_err(|e| ApiError::Internal(e.into())))
+        .collect()
 }
 
 /// Search the directory for services at their locations.
@@ -60,8 +87,16 @@ pub async fn list(
     Params(params): Params<SearchParams>,
 ) -> ApiResult<HttpResponse> {
     let s = params.parse(Utc::now())?;
-    let render =
-        move |conn: &mut DbConnection, s: &Search, hits: &[Hit]| render(conn, s, hits, viewer);
+    let nearby = state.nearby.clone();
+    let render = move |conn: &mut DbConnection, s: &Search, hits: &[Hit]| {
+        render(
+            conn,
+            s,
+            hits,
+            viewer,
+            nearby.as_deref().map(|n| &n.rendered),
+        )
+    };
     search_response(state.get_ref().clone(), s, Unit::ServiceAtLocation, render).await
 }
 

@@ -28,6 +28,7 @@ use chrono_tz::Tz;
 use diesel::sql_types::{BigInt, Double, Nullable, Text};
 use diesel::QueryableByName;
 
+use crate::catalog::rendered::Rendered;
 use crate::db::{Backend, DbConnection, Sql};
 use crate::hsds::model::Schedule;
 use crate::search::filters::{Point, Search};
@@ -120,8 +121,11 @@ impl Strings {
 #[derive(Default)]
 struct Grid {
     cells: HashMap<(i32, i32), Vec<Slot>>,
-    /// The cells each service has rows in, to replace them when it changes.
-    homes: HashMap<u64, Vec<(i32, i32)>>,
+    /// The cell of each service's first row, to replace its rows when it changes; the other
+    /// cells of the few services with rows in several, in `more_homes`. (One small map entry
+    /// per service, rather than a list each: a million services save about 50 MB.)
+    homes: HashMap<u64, (i32, i32)>,
+    more_homes: HashMap<u64, Vec<(i32, i32)>>,
     statuses: Strings,
     languages: Strings,
     postcodes: Strings,
@@ -238,19 +242,28 @@ impl Grid {
             hours,
         };
         let cell = cell_of(slot.lat, slot.lon);
-        let homes = self.homes.entry(slot.service).or_default();
-        if !homes.contains(&cell) {
-            homes.push(cell);
+        match self.homes.get(&slot.service) {
+            None => {
+                self.homes.insert(slot.service, cell);
+            }
+            Some(first) if *first != cell => {
+                let more = self.more_homes.entry(slot.service).or_default();
+                if !more.contains(&cell) {
+                    more.push(cell);
+                }
+            }
+            Some(_) => {}
         }
         self.cells.entry(cell).or_default().push(slot);
         self.rows += 1;
     }
 
     fn remove_service(&mut self, service: u64) {
-        let Some(cells) = self.homes.remove(&service) else {
+        let Some(first) = self.homes.remove(&service) else {
             return;
         };
-        for cell in cells {
+        let more = self.more_homes.remove(&service).unwrap_or_default();
+        for cell in std::iter::once(first).chain(more) {
             if let Some(slots) = self.cells.get_mut(&cell) {
                 let before = slots.len();
                 slots.retain(|s| s.service != service);
@@ -294,10 +307,11 @@ struct Named {
 }
 
 /// The index. One per process, shared by every worker.
-#[derive(Default)]
 pub struct Nearby {
     grid: RwLock<Grid>,
     cursor: Mutex<Cursor>,
+    /// Search items already rendered, forgotten as their services change.
+    pub rendered: Rendered,
 }
 
 /// A fast distance in metres on a plane tangent at the search point, with the ellipsoid's radii
@@ -348,8 +362,13 @@ struct Match {
 }
 
 impl Nearby {
-    pub fn new() -> Nearby {
-        Nearby::default()
+    /// An empty index (loaded on first use) that keeps up to `rendered` search items.
+    pub fn new(rendered: usize) -> Nearby {
+        Nearby {
+            grid: RwLock::default(),
+            cursor: Mutex::default(),
+            rendered: Rendered::new(rendered),
+        }
     }
 
     /// Rows held, for logs and tests.
@@ -410,6 +429,7 @@ impl Nearby {
         for s in &services {
             grid.remove_service(service_hash(s));
         }
+        self.rendered.forget(services.iter().map(String::as_str));
         for r in rows {
             grid.add(r);
         }
@@ -458,6 +478,7 @@ impl Nearby {
         }
         let rows = fresh.rows;
         *self.grid.write().expect("index lock") = fresh;
+        self.rendered.clear();
         tracing::info!(
             rows,
             millis = started.elapsed().as_millis() as u64,

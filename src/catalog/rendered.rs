@@ -1,0 +1,178 @@
+//! Search items kept between searches, already serialised.
+//!
+//! Building one service_at_location item from the database (a dozen queries, the stored JSON
+//! parsed, nested and serialised again) cost about 0.45 ms, most of a near-here search's time.
+//! Searches near the same places show the same items, so the JSON of an item (without its
+//! distance, which belongs to the search) is kept, least recently used first out.
+//!
+//! An item is dropped when `search_change` says its service changed: the near-here index
+//! (`search::nearby`) follows that log and calls `forget` for the services it reloads, and
+//! `clear` when it loads everything again. Every write that changes what an item shows
+//! (the service, its organisation, a location) rewrites the service's search rows, so it is
+//! in that log. An item rendered from a read that began before a change is not kept (see
+//! `generation`).
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
+
+use crate::auth::Viewer;
+
+/// An item: service_at_location id, who looks, and whether `full` was asked for.
+pub type Key = (String, Viewer, bool);
+
+struct Inner {
+    items: LruCache<Key, (String, Arc<str>)>,
+    /// The items of each service, to forget them together.
+    by_service: HashMap<String, Vec<Key>>,
+    /// Bumped by every `forget` and `clear`.
+    generation: u64,
+    /// Nothing is kept when false (a capacity of 0).
+    keeps: bool,
+}
+
+pub struct Rendered {
+    inner: Mutex<Inner>,
+}
+
+impl Rendered {
+    /// Holds up to `capacity` items; 0 keeps none.
+    pub fn new(capacity: usize) -> Rendered {
+        Rendered {
+            inner: Mutex::new(Inner {
+                items: LruCache::new(NonZeroUsize::new(capacity.max(1)).expect("at least one")),
+                by_service: HashMap::new(),
+                generation: 0,
+                keeps: capacity > 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("rendered items lock")
+    }
+
+    /// Read before loading what is rendered; pass to `keep`.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    pub fn get(&self, key: &Key) -> Option<Arc<str>> {
+        self.lock().items.get(key).map(|(_, json)| json.clone())
+    }
+
+    /// Keeps an item rendered from a read that began at `generation`, unless a change was
+    /// noted since (the read may have missed it).
+    pub fn keep(&self, generation: u64, service_id: &str, key: Key, json: Arc<str>) {
+        let mut inner = self.lock();
+        if !inner.keeps || inner.generation != generation {
+            return;
+        }
+        inner
+            .by_service
+            .entry(service_id.to_string())
+            .or_default()
+            .push(key.clone());
+        if let Some((old_key, (old_service, _))) =
+            inner.items.push(key, (service_id.to_string(), json))
+        {
+            // `push` hands back the evicted item, or the one replaced under the same key.
+            if let Some(keys) = inner.by_service.get_mut(&old_service) {
+                if let Some(i) = keys.iter().position(|k| *k == old_key) {
+                    keys.swap_remove(i);
+                }
+                if keys.is_empty() {
+                    inner.by_service.remove(&old_service);
+                }
+            }
+        }
+    }
+
+    /// Drops the items of these services.
+    pub fn forget<'a>(&self, service_ids: impl IntoIterator<Item = &'a str>) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        for id in service_ids {
+            for key in inner.by_service.remove(id).unwrap_or_default() {
+                inner.items.pop(&key);
+            }
+        }
+    }
+
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.items.clear();
+        inner.by_service.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The item's JSON with the search's distance added as its last field, where serde puts it.
+pub fn with_distance(json: &str, distance: Option<f64>) -> String {
+    match distance {
+        None => json.to_string(),
+        Some(d) => {
+            let body = json.strip_suffix('}').unwrap_or(json);
+            let d = serde_json::to_string(&d).unwrap_or_else(|_| "null".into());
+            format!("{body},\"distance\":{d}}}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> Key {
+        (id.to_string(), Viewer::Public, false)
+    }
+
+    #[test]
+    fn forgets_a_service_and_refuses_stale_reads() {
+        let r = Rendered::new(10);
+        let g = r.generation();
+        r.keep(g, "s1", key("a"), Arc::from("{\"id\":\"a\"}"));
+        r.keep(g, "s1", key("b"), Arc::from("{\"id\":\"b\"}"));
+        r.keep(g, "s2", key("c"), Arc::from("{\"id\":\"c\"}"));
+        assert_eq!(r.len(), 3);
+        r.forget(["s1"]);
+        assert!(r.get(&key("a")).is_none() && r.get(&key("b")).is_none());
+        assert!(r.get(&key("c")).is_some());
+        // Rendered from a read that began before the change: not kept.
+        r.keep(g, "s1", key("a"), Arc::from("{\"id\":\"a\"}"));
+        assert!(r.get(&key("a")).is_none());
+    }
+
+    #[test]
+    fn evicts_the_least_recently_used() {
+        let r = Rendered::new(2);
+        let g = r.generation();
+        r.keep(g, "s1", key("a"), Arc::from("{}"));
+        r.keep(g, "s2", key("b"), Arc::from("{}"));
+        r.get(&key("a"));
+        r.keep(g, "s3", key("c"), Arc::from("{}"));
+        assert!(r.get(&key("b")).is_none());
+        assert!(r.get(&key("a")).is_some() && r.get(&key("c")).is_some());
+        r.forget(["s2"]);
+        assert_eq!(r.len(), 2);
+    }
+
+    #[test]
+    fn the_distance_goes_last() {
+        assert_eq!(
+            with_distance("{\"id\":\"a\"}", Some(12.5)),
+            "{\"id\":\"a\",\"distance\":12.5}"
+        );
+        assert_eq!(with_distance("{\"id\":\"a\"}", None), "{\"id\":\"a\"}");
+    }
+}
