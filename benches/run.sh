@@ -1,42 +1,49 @@
 #!/usr/bin/env bash
 # Haven search benchmark: "a 10 km search with a cost and an accessibility filter" over a
-# generated directory, on SQLite and on PostgreSQL. See BENCHMARKS.md for results.
+# generated directory, on SQLite and on PostgreSQL, beside the same query sent straight to
+# PostgreSQL + PostGIS. See BENCHMARKS.md for results.
 #
-#   benches/run.sh                       # 100,000 services, 20 s per backend, both backends
-#   HAVEN_BENCH_SERVICES=10000 HAVEN_BENCH_BACKENDS=sqlite benches/run.sh
+#   benches/run.sh                       # 10,000, 100,000 and 1,000,000 services, everything
+#   HAVEN_BENCH_SIZES=10000 HAVEN_BENCH_BACKENDS="sqlite postgis" benches/run.sh
 #
-# What it does, per backend:
-#   1. builds `haven` in release mode (`cargo build --release`, honouring CARGO_TARGET_DIR);
+# What it does, for each size:
+#   1. builds `haven` in release mode (once; `cargo build --release`, honouring CARGO_TARGET_DIR);
 #   2. generates the data set once with `haven generate` (ndjson of fully nested HSDS 3.0
 #      services), cached in $HAVEN_BENCH_DATA_DIR by size and seed;
-#   3. imports it into a fresh database with `haven import` (timed; 0 rejections expected):
-#      SQLite in a temporary file, PostgreSQL in a fresh `haven_bench` database on the
-#      throwaway server of scripts/pg-test-server.sh (its own directory, $HAVEN_PG_DIR);
-#   4. starts `haven serve` (HAVEN_DEMO=false HAVEN_LOG=warn) on a free 127.0.0.1 port,
-#      samples a few queries with curl (status, matches, items), warms up with wrk, then
-#      runs wrk --latency for HAVEN_BENCH_SECONDS with benches/search.lua cycling through
-#      50 search paths centred on the generated towns;
-#   5. records requests/s, p50/p99 latency, errors, the server's peak RSS (VmHWM) and CPU.
-# It prints a markdown table and a machine line, and stops everything it started.
+#   3. sqlite, postgres: imports it into a fresh database with `haven import` (timed; 0
+#      rejections expected): SQLite in a temporary file, PostgreSQL in a fresh `haven_bench`
+#      database on the throwaway server of scripts/pg-test-server.sh ($HAVEN_PG_DIR); starts
+#      `haven serve` (HAVEN_DEMO=false HAVEN_LOG=warn) on a free 127.0.0.1 port, samples a few
+#      queries with curl (status, matches, items), warms up with wrk, then runs wrk --latency
+#      for HAVEN_BENCH_SECONDS with benches/search.lua cycling through 50 search paths centred
+#      on the generated towns; records requests/s, p50/p99, errors, the server's peak RSS
+#      (VmHWM) and CPU;
+#   4. postgis: loads the same records (benches/postgis.py: point, status, cost and
+#      accessibility codes) into a PostGIS table with a GiST index on the same server, and runs
+#      the same query (ST_DWithin 10 km, the two filters, nearest 20) as prepared statements
+#      with pgbench, as many clients as wrk has connections, for the same time;
+# then prints a markdown table with each row's ratio to PostGIS at its size, and a machine
+# line, and stops everything it started.
 #
 # Environment (all optional):
-#   HAVEN_BENCH_SERVICES        services to generate (100000)
+#   HAVEN_BENCH_SIZES           services per data set ("10000 100000 1000000")
 #   HAVEN_BENCH_SEED            generator seed (1)
-#   HAVEN_BENCH_SECONDS         measured load per backend, seconds (20)
-#   HAVEN_BENCH_WARMUP          warm-up load per backend, seconds (5)
-#   HAVEN_BENCH_BACKENDS        "sqlite postgres"
-#   HAVEN_BENCH_CONNECTIONS     wrk connections (2)
-#   HAVEN_BENCH_THREADS         wrk threads (2)
+#   HAVEN_BENCH_SECONDS         measured load per row, seconds (20)
+#   HAVEN_BENCH_WARMUP          warm-up load per row, seconds (5)
+#   HAVEN_BENCH_BACKENDS        "sqlite postgres postgis"
+#   HAVEN_BENCH_PG_MAX          skip Haven on PostgreSQL above this many services (no limit)
+#   HAVEN_BENCH_CONNECTIONS     wrk connections and pgbench clients (2)
+#   HAVEN_BENCH_THREADS         wrk and pgbench threads (2)
 #   HAVEN_BENCH_QUERIES         distinct query paths (50)
-#   HAVEN_BENCH_IMPORT_TIMEOUT  give up an import after this many seconds (2400); what was
+#   HAVEN_BENCH_IMPORT_TIMEOUT  give up an import after this many seconds (7200); what was
 #                               committed by then is measured, and the table says so
 #   HAVEN_BENCH_DATA_DIR        cache for generated data (${TMPDIR:-/tmp}/haven-bench-data)
 #   HAVEN_BENCH_SKIP_BUILD=1    use the existing release binary
 #   HAVEN_PG_DIR                PostgreSQL test server directory (${TMPDIR:-/tmp}/haven-bench-pg)
 #   CARGO_TARGET_DIR            where cargo builds (target/)
 #
-# Needs: cargo, python3, curl, wrk (installed with apt-get if missing), psql and PostgreSQL
-# server binaries for the postgres backend (scripts/pg-test-server.sh installs them).
+# Needs: cargo, python3, curl, wrk and pgbench (wrk and PostGIS are installed with apt-get if
+# missing), psql and PostgreSQL server binaries (scripts/pg-test-server.sh installs them).
 # Everything listens on 127.0.0.1 only. Raw logs stay in the run directory it prints.
 set -euo pipefail
 
@@ -50,7 +57,8 @@ BACKENDS="${HAVEN_BENCH_BACKENDS:-sqlite postgres postgis}"
 CONNECTIONS="${HAVEN_BENCH_CONNECTIONS:-2}"
 THREADS="${HAVEN_BENCH_THREADS:-2}"
 NQUERIES="${HAVEN_BENCH_QUERIES:-50}"
-IMPORT_TIMEOUT="${HAVEN_BENCH_IMPORT_TIMEOUT:-2400}"
+IMPORT_TIMEOUT="${HAVEN_BENCH_IMPORT_TIMEOUT:-7200}"
+PG_MAX="${HAVEN_BENCH_PG_MAX:-100000000}"
 DATA_DIR="${HAVEN_BENCH_DATA_DIR:-$TMP/haven-bench-data}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 export HAVEN_PG_DIR="${HAVEN_PG_DIR:-$TMP/haven-bench-pg}"
@@ -60,7 +68,7 @@ log() { echo "bench: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 for n in $SIZES; do [[ "$n" =~ ^[0-9]+$ ]] || die "HAVEN_BENCH_SIZES must be whole numbers, got '$n'"; done
-for v in SEED DURATION WARMUP CONNECTIONS THREADS NQUERIES IMPORT_TIMEOUT; do
+for v in PG_MAX SEED DURATION WARMUP CONNECTIONS THREADS NQUERIES IMPORT_TIMEOUT; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 for b in $BACKENDS; do
@@ -319,14 +327,19 @@ bench_postgis() {
     psql "$admin" -v ON_ERROR_STOP=1 -qX \
         -c "DROP DATABASE IF EXISTS haven_postgis" -c "CREATE DATABASE haven_postgis" >&2
     url="${admin%/*}/haven_postgis"
-    if ! psql "$url" -qX -c "CREATE EXTENSION IF NOT EXISTS postgis" >&2 2>"$RUN_DIR/postgis.err"; then
+    # Extensions need a superuser: the throwaway server's `postgres`, over its local socket.
+    local port super
+    port="${admin##*:}"
+    port="${port%%/*}"
+    super=(psql -h "$HAVEN_PG_DIR" -p "$port" -U postgres -d haven_postgis -v ON_ERROR_STOP=1 -qX)
+    if ! "${super[@]}" -c "CREATE EXTENSION IF NOT EXISTS postgis" >&2 2>"$RUN_DIR/postgis.err"; then
         log "PostGIS missing; installing the Debian package"
         local major
         major="$(psql "$url" -qXAt -c "SHOW server_version_num" | cut -c1-2)"
         if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
         $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "postgresql-$major-postgis-3" >&2 ||
             die "could not install postgresql-$major-postgis-3"
-        psql "$url" -v ON_ERROR_STOP=1 -qX -c "CREATE EXTENSION postgis" >&2
+        "${super[@]}" -c "CREATE EXTENSION postgis" >&2
     fi
     log "[postgis] loading $SERVICES services"
     psql "$url" -v ON_ERROR_STOP=1 -qX -c "CREATE TABLE bench_place (id text, lat float8, lon float8, active boolean, cost text[], accessibility text[])" >&2
@@ -364,6 +377,10 @@ bench_postgis() {
 for SERVICES in $SIZES; do
     prepare_data
     for backend in $BACKENDS; do
+        if [ "$backend" = postgres ] && [ "$SERVICES" -gt "$PG_MAX" ]; then
+            NOTES+=("Haven on PostgreSQL was not run at $SERVICES services (HAVEN_BENCH_PG_MAX=$PG_MAX).")
+            continue
+        fi
         case "$backend" in
             postgis) bench_postgis ;;
             *) bench_backend "$backend" ;;
@@ -388,7 +405,7 @@ for r in "${ROWS[@]}"; do
         ratio="$(awk -v a="$rps" -v b="${POSTGIS_RPS[$size]}" 'BEGIN { printf "%.2f", a / b }')"
     fi
     row="${r#*||}"
-    echo "${row/@RATIO@/$ratio}"
+    echo "|${row/@RATIO@/$ratio}"
 done
 echo
 echo "Machine: $(nproc) CPUs ($model), $mem RAM, Linux $(uname -r); haven $commit; wrk $(wrk -v 2>&1 | head -n1 | awk '{ print $2 }'); data seed $SEED."
