@@ -21,22 +21,12 @@ fn ids(page: &Value) -> Vec<String> {
         .collect()
 }
 
-/// A new service body as a partner sends it: no organisation, one location.
 fn body(name: &str, lat: f64, lon: f64) -> Value {
-    let mut s = Fixture::new(name)
-        .at(lat, lon)
-        .term("haven-services", "HR01")
-        .build();
-    let m = s.as_object_mut().unwrap();
-    m.remove("organization");
-    m.remove("organization_id");
-    for sal in s["service_at_locations"].as_array_mut().unwrap() {
-        sal["location"]
-            .as_object_mut()
-            .unwrap()
-            .remove("organization_id");
-    }
-    s
+    common::partner_body(
+        Fixture::new(name)
+            .at(lat, lon)
+            .term("haven-services", "HR01"),
+    )
 }
 
 #[test]
@@ -68,7 +58,7 @@ fn a_write_through_one_instance_is_found_by_another_at_once() {
     assert_eq!(ids(&b.json(&near(51.5, -0.12))), vec![id.clone()]);
     assert_eq!(ids(&a.json(&near(51.5, -0.12))), vec![id.clone()]);
 
-    // Moved 40 km: gone from the old place, found at the new one, on both.
+    // Moved 40 km and renamed.
     let mut moved = created.clone();
     moved["service_at_locations"][0]["location"]["latitude"] = json!(51.86);
     moved["name"] = json!("Walk-in naloxone and testing");
@@ -79,6 +69,17 @@ fn a_write_through_one_instance_is_found_by_another_at_once() {
         Some(&moved),
     );
     assert_eq!(status, 200, "{answer}");
+    // First a keyword search, answered by the database: its items come from the same cache
+    // of rendered items, and show the change at once, on the instance that wrote it too.
+    for server in [&a, &b] {
+        let page = server.json("/service_at_locations?search=testing");
+        assert_eq!(ids(&page), vec![id.clone()]);
+        assert_eq!(
+            page["contents"][0]["service"]["name"],
+            "Walk-in naloxone and testing"
+        );
+    }
+    // Gone from the old place, found at the new one, on both.
     for server in [&a, &b] {
         assert_eq!(ids(&server.json(&near(51.5, -0.12))), Vec::<String>::new());
         let page = server.json(&near(51.86, -0.12));

@@ -28,21 +28,12 @@ fn server() -> TestServer {
 
 /// A new service body as a partner would send it: no organisation, a location.
 fn new_service(name: &str) -> Value {
-    let mut s = Fixture::new(name)
-        .at(38.03, -78.48)
-        .term("haven-services", "HR01")
-        .term("haven-cost", "free")
-        .build();
-    let m = s.as_object_mut().unwrap();
-    m.remove("organization");
-    m.remove("organization_id");
-    for sal in s["service_at_locations"].as_array_mut().unwrap() {
-        sal["location"]
-            .as_object_mut()
-            .unwrap()
-            .remove("organization_id");
-    }
-    s
+    common::partner_body(
+        Fixture::new(name)
+            .at(38.03, -78.48)
+            .term("haven-services", "HR01")
+            .term("haven-cost", "free"),
+    )
 }
 
 #[test]

@@ -81,8 +81,9 @@ where
 {
     if s.format == Format::Ndjson {
         let q = s.clone();
+        let nearby = state.nearby.clone();
         let (hits, _) = state
-            .db(move |conn| Ok(query::run(conn, None, &q, unit, Window::All)?))
+            .db(move |conn| Ok(query::run(conn, nearby.as_deref(), &q, unit, Window::All)?))
             .await?;
         return Ok(ndjson(state, hits, move |conn, batch| {
             render(conn, &s, batch)

@@ -487,7 +487,8 @@ impl Nearby {
         Ok(())
     }
 
-    /// Answers a search that `handles` accepts: the page's hits and the total.
+    /// Answers a search that `handles` accepts: the page's hits and the total. Call
+    /// `catch_up` first.
     pub fn search(
         &self,
         conn: &mut DbConnection,
@@ -496,7 +497,6 @@ impl Nearby {
         page: i64,
         per_page: i64,
     ) -> anyhow::Result<(Vec<Hit>, i64)> {
-        self.catch_up(conn)?;
         let p = s.point.expect("handles() requires a point");
         let matches = self.matches(s, p);
 
@@ -654,36 +654,19 @@ impl Nearby {
                     if organization.is_some_and(|o| o != slot.organization) {
                         continue;
                     }
-                    let (metres, exact) = if use_approx {
-                        let a = approx.metres(slot.lat, slot.lon);
-                        if a > outer {
-                            continue;
-                        }
-                        if a < inner {
-                            (a, false)
-                        } else {
-                            (
-                                distance(
-                                    p,
-                                    Point {
-                                        lat: slot.lat,
-                                        lon: slot.lon,
-                                    },
-                                ),
-                                true,
-                            )
-                        }
-                    } else {
-                        (
-                            distance(
-                                p,
-                                Point {
-                                    lat: slot.lat,
-                                    lon: slot.lon,
-                                },
-                            ),
-                            true,
-                        )
+                    // The approximation decides alone where it cannot be wrong; the exact
+                    // distance decides near the edge, and everywhere beyond its range.
+                    let here = Point {
+                        lat: slot.lat,
+                        lon: slot.lon,
+                    };
+                    let quick = use_approx.then(|| approx.metres(slot.lat, slot.lon));
+                    if quick.is_some_and(|a| a > outer) {
+                        continue;
+                    }
+                    let (metres, exact) = match quick {
+                        Some(a) if a < inner => (a, false),
+                        _ => (distance(p, here), true),
                     };
                     if metres > s.radius {
                         continue;

@@ -190,7 +190,8 @@ fn id_column(unit: Unit) -> &'static str {
 
 /// Runs the search; returns the hits of the window and the total number of matches.
 ///
-/// With `nearby`, a page of a near-here search is answered from that in-memory index.
+/// With `nearby`, the index first catches up with every committed change, and a page of a
+/// near-here search is answered from it.
 pub fn run(
     conn: &mut DbConnection,
     nearby: Option<&Nearby>,
@@ -198,9 +199,14 @@ pub fn run(
     unit: Unit,
     window: Window,
 ) -> anyhow::Result<(Vec<Hit>, i64)> {
-    if let (Some(index), Window::Page { page, per_page }) = (nearby, window) {
-        if nearby::handles(s) {
-            return index.search(conn, s, unit, page, per_page);
+    if let Some(index) = nearby {
+        // Also when the database answers: the items it renders may come from the index's
+        // cache, which must have seen every change first.
+        index.catch_up(conn)?;
+        if let Window::Page { page, per_page } = window {
+            if nearby::handles(s) {
+                return index.search(conn, s, unit, page, per_page);
+            }
         }
     }
     let backend = Backend::of(conn);

@@ -547,6 +547,21 @@ fn merge(into: &mut Value, extra: Value) {
     }
 }
 
+/// A service body as a partner sends it: no organisation (the caller's is used), one location.
+pub fn partner_body(fixture: Fixture) -> Value {
+    let mut s = fixture.build();
+    let m = s.as_object_mut().unwrap();
+    m.remove("organization");
+    m.remove("organization_id");
+    for sal in s["service_at_locations"].as_array_mut().unwrap() {
+        sal["location"]
+            .as_object_mut()
+            .unwrap()
+            .remove("organization_id");
+    }
+    s
+}
+
 /// A point `metres` away from (lat, lon) on `bearing` degrees, on the WGS84 ellipsoid.
 pub fn destination(lat: f64, lon: f64, bearing: f64, metres: f64) -> (f64, f64) {
     use geo::{Destination, Geodesic, Point};
