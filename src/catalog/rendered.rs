@@ -51,7 +51,9 @@ impl Rendered {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().expect("rendered items lock")
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Read before loading what is rendered; pass to `keep`.

@@ -2,9 +2,11 @@
 //!
 //! Dense cities put thousands of rows in every 10 km box. Asking the database for them all and
 //! finishing in Rust cost about 30 ms a search at 100,000 services. This index keeps what the
-//! filters test (point, masks, fees, ages, and interned languages, postcodes, organisations,
-//! time zones and hours) in a grid of small cells, so a near-here search reads memory only and
-//! asks the database just for the names and ids of the page it returns.
+//! filters test (point, masks, fees, ages, and interned languages, postcodes and organisations)
+//! in a grid of small cells, so a near-here search reads memory only and asks the database just
+//! for the names and ids of the page it returns. Opening hours are not kept: nearly every place
+//! has its own, and holding them parsed took gigabytes at a million services, so `open_now`
+//! and `open_at` searches go to the database.
 //!
 //! It follows the database through `search_change`, to which every change of a service's search
 //! rows appends the service's id in the same transaction. A search first reads the newest
@@ -20,19 +22,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
+use chrono::Utc;
 use diesel::sql_types::{BigInt, Double, Nullable, Text};
 use diesel::QueryableByName;
 
 use crate::catalog::rendered::Rendered;
 use crate::db::{Backend, DbConnection, Sql};
-use crate::hsds::model::Schedule;
 use crate::search::filters::{Point, Search};
-use crate::search::hours::is_open;
 use crate::search::place::{bounds, distance};
 use crate::search::query::{Hit, Unit};
 use crate::state::AppState;
@@ -54,8 +53,8 @@ const EPS: f64 = 0.005;
 const NONE: u32 = u32::MAX;
 
 /// Whether a search can be answered from memory: a point, a page, and only filters the index
-/// holds. Keyword and taxonomy filters, `modified_after` and all-results exports go to the
-/// database.
+/// holds. Keyword and taxonomy filters, opening hours, `modified_after` and all-results exports
+/// go to the database.
 pub fn handles(s: &Search) -> bool {
     let Some(p) = s.point else {
         return false;
@@ -64,6 +63,7 @@ pub fn handles(s: &Search) -> bool {
         && s.taxonomy_term_id.is_none()
         && s.taxonomy_id.is_none()
         && s.modified_after.is_none()
+        && s.open_at.is_none()
         && !s.around_postcode
         && bounds(p, s.radius).lon.is_some()
         && p.lat.abs() <= 80.0
@@ -85,8 +85,6 @@ struct Slot {
     languages: u32,
     postcodes: u32,
     organization: u32,
-    zone: u32,
-    hours: u32,
 }
 
 /// Strings stored once, by number.
@@ -130,12 +128,6 @@ struct Grid {
     languages: Strings,
     postcodes: Strings,
     organizations: Strings,
-    zones: Strings,
-    /// Time zones parsed, by zone number.
-    tz: Vec<Option<Tz>>,
-    hours: Strings,
-    /// Schedules parsed, by hours number.
-    schedules: Vec<Arc<Vec<Schedule>>>,
     rows: usize,
 }
 
@@ -169,8 +161,6 @@ struct Row {
     latitude: f64,
     #[diesel(sql_type = Double)]
     longitude: f64,
-    #[diesel(sql_type = Nullable<Text>)]
-    time_zone: Option<String>,
     #[diesel(sql_type = BigInt)]
     service_types: i64,
     #[diesel(sql_type = BigInt)]
@@ -193,31 +183,15 @@ struct Row {
     minimum_age: Option<f64>,
     #[diesel(sql_type = Nullable<Double>)]
     maximum_age: Option<f64>,
-    #[diesel(sql_type = Nullable<Text>)]
-    hours: Option<String>,
 }
 
 const ROW_COLUMNS: &str = "SELECT id, service_id, organization_id, status, latitude, longitude, \
-     time_zone, service_types, cost, accessibility, delivery, low_barrier, population, \
-     languages, postcodes, min_fee, minimum_age, maximum_age, hours FROM search_entry \
+     service_types, cost, accessibility, delivery, low_barrier, population, languages, \
+     postcodes, min_fee, minimum_age, maximum_age FROM search_entry \
      WHERE latitude IS NOT NULL AND longitude IS NOT NULL";
 
 impl Grid {
     fn add(&mut self, r: Row) {
-        let zone = self.zones.intern(r.time_zone.as_deref());
-        if zone != NONE && zone as usize == self.tz.len() {
-            self.tz
-                .push(r.time_zone.as_deref().and_then(|z| z.parse().ok()));
-        }
-        let hours = self.hours.intern(r.hours.as_deref());
-        if hours != NONE && hours as usize == self.schedules.len() {
-            let parsed = r
-                .hours
-                .as_deref()
-                .and_then(|h| serde_json::from_str(h).ok())
-                .unwrap_or_default();
-            self.schedules.push(Arc::new(parsed));
-        }
         let slot = Slot {
             key: r.id,
             service: service_hash(&r.service_id),
@@ -238,8 +212,6 @@ impl Grid {
             languages: self.languages.intern(Some(&r.languages)),
             postcodes: self.postcodes.intern(Some(&r.postcodes)),
             organization: self.organizations.intern(r.organization_id.as_deref()),
-            zone,
-            hours,
         };
         let cell = cell_of(slot.lat, slot.lon);
         match self.homes.get(&slot.service) {
@@ -373,13 +345,16 @@ impl Nearby {
 
     /// Rows held, for logs and tests.
     pub fn rows(&self) -> usize {
-        self.grid.read().expect("index lock").rows
+        self.grid
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .rows
     }
 
     /// Applies every change committed since the last call; loads everything on first use, after
     /// a large batch, or when the change log was pruned past this instance.
     pub fn catch_up(&self, conn: &mut DbConnection) -> anyhow::Result<()> {
-        let mut cursor = self.cursor.lock().expect("cursor lock");
+        let mut cursor = self.cursor.lock().unwrap_or_else(PoisonError::into_inner);
         let newest = newest_change(conn)?;
         if cursor.loaded && newest <= cursor.seen && cursor.gaps.is_empty() {
             return Ok(());
@@ -425,7 +400,7 @@ impl Nearby {
                 .bind_list(chunk.iter().cloned());
             rows.extend(q.load::<Row>(conn)?);
         }
-        let mut grid = self.grid.write().expect("index lock");
+        let mut grid = self.grid.write().unwrap_or_else(PoisonError::into_inner);
         for s in &services {
             grid.remove_service(service_hash(s));
         }
@@ -477,7 +452,7 @@ impl Nearby {
             slots.shrink_to_fit();
         }
         let rows = fresh.rows;
-        *self.grid.write().expect("index lock") = fresh;
+        *self.grid.write().unwrap_or_else(PoisonError::into_inner) = fresh;
         self.rendered.clear();
         tracing::info!(
             rows,
@@ -586,7 +561,7 @@ impl Nearby {
 
     /// Every row within the radius that passes the filters.
     fn matches(&self, s: &Search, p: Point) -> Vec<Match> {
-        let grid = self.grid.read().expect("index lock");
+        let grid = self.grid.read().unwrap_or_else(PoisonError::into_inner);
         let statuses: Vec<u32> = s
             .statuses
             .iter()
@@ -611,7 +586,6 @@ impl Nearby {
         let postcode_pattern = s.postcode.as_ref().map(|pc| format!(",{pc},"));
         let mut language_ok: HashMap<u32, bool> = HashMap::new();
         let mut postcode_ok: HashMap<u32, bool> = HashMap::new();
-        let mut open_ok: HashMap<(u32, u32), bool> = HashMap::new();
 
         let approx = Approx::new(p);
         let use_approx = s.radius <= APPROX_MAX_RADIUS;
@@ -690,11 +664,6 @@ impl Nearby {
                             continue;
                         }
                     }
-                    if let Some(at) = s.open_at {
-                        if slot.hours == NONE || !open(&grid, &mut open_ok, slot, at) {
-                            continue;
-                        }
-                    }
                     out.push(Match {
                         key: slot.key,
                         service: slot.service,
@@ -708,18 +677,6 @@ impl Nearby {
         }
         out
     }
-}
-
-fn open(
-    grid: &Grid,
-    cache: &mut HashMap<(u32, u32), bool>,
-    slot: &Slot,
-    at: DateTime<Utc>,
-) -> bool {
-    *cache.entry((slot.hours, slot.zone)).or_insert_with(|| {
-        let zone = grid.tz.get(slot.zone as usize).copied().flatten();
-        is_open(&grid.schedules[slot.hours as usize], zone, at)
-    })
 }
 
 #[derive(QueryableByName)]
