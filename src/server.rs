@@ -149,8 +149,8 @@ pub fn app(
         .wrap(from_fn(log_request))
 }
 
-/// Starts the jobs that run beside the API on the current runtime: webhook delivery and the
-/// purge of client details.
+/// Starts the jobs that run beside the API on the current runtime: webhook delivery, the
+/// purge of client details and, with `HAVEN_SEARCH_MEMORY`, keeping the near-here index in step.
 pub fn background(state: AppState) {
     actix_web::rt::spawn(crate::webhooks::worker::run(state.clone()));
     actix_web::rt::spawn(crate::referrals::purge::run(state.clone()));

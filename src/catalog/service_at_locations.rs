@@ -6,7 +6,6 @@ use std::sync::Arc;
 use actix_web::http::header::ETAG;
 use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
-
 use serde_json::value::RawValue;
 
 use super::rendered::{with_distance, Rendered};

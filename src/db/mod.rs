@@ -146,8 +146,6 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// Applies pending migrations. On PostgreSQL an advisory lock keeps several instances that
-/// start together from migrating at once.
 /// Settings for a bulk load on this connection: on SQLite a page cache of 128 MB rather than
 /// 2 MB, so that the indexes a load touches on every record stay in memory instead of being
 /// read back from the file (a fixed bound, whatever the size of the input).
@@ -158,6 +156,8 @@ pub fn tune_for_bulk(conn: &mut DbConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Applies pending migrations. On PostgreSQL an advisory lock keeps several instances that
+/// start together from migrating at once.
 pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<()> {
     match conn {
         DbConnection::Sqlite(c) => {
