@@ -52,6 +52,27 @@ pub struct Config {
     pub webhook_backoff_max_ms: i64,
     /// Seconds a receiver has to answer one delivery.
     pub webhook_timeout: i64,
+    /// Seconds a request waits for a database connection before it is answered 503.
+    pub db_timeout: u64,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds a request may take before it is answered 503.
+    pub request_timeout: u64,
+    /// Seconds that requests in flight (and webhook deliveries) get to finish at shutdown.
+    pub shutdown_timeout: u64,
+    /// Public searches per minute from one client address; 0 turns the limit off.
+    pub search_rate: u32,
+    /// Public searches one address may make at once, before the per-minute rate applies.
+    pub search_burst: u32,
+    /// Token requests per minute from one client address; 0 turns the limit off.
+    pub token_rate: u32,
+    /// Token requests one address may make at once.
+    pub token_burst: u32,
+    /// Take the client address from the right-most `X-Forwarded-For` entry (behind a proxy
+    /// that sets it) rather than from the connection.
+    pub trust_forwarded_for: bool,
+    /// When set, `/metrics` needs `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -179,7 +200,57 @@ impl Config {
             1,
             300,
         )?;
+        let db_timeout = whole("HAVEN_DB_TIMEOUT", get("HAVEN_DB_TIMEOUT"), 3, 1, 600)? as u64;
+        let max_body_bytes = whole(
+            "HAVEN_MAX_BODY_BYTES",
+            get("HAVEN_MAX_BODY_BYTES"),
+            1 << 20,
+            1_024,
+            64 << 20,
+        )? as usize;
+        let request_timeout = whole(
+            "HAVEN_REQUEST_TIMEOUT",
+            get("HAVEN_REQUEST_TIMEOUT"),
+            30,
+            1,
+            3_600,
+        )? as u64;
+        let shutdown_timeout = whole(
+            "HAVEN_SHUTDOWN_TIMEOUT",
+            get("HAVEN_SHUTDOWN_TIMEOUT"),
+            30,
+            1,
+            3_600,
+        )? as u64;
+        let rate = |name: &str, default: i64| -> anyhow::Result<u32> {
+            Ok(whole(name, get(name), default, 0, 1_000_000)? as u32)
+        };
+        let search_rate = rate("HAVEN_SEARCH_RATE", 600)?;
+        let search_burst = rate("HAVEN_SEARCH_BURST", 60)?.max(1);
+        let token_rate = rate("HAVEN_TOKEN_RATE", 30)?;
+        let token_burst = rate("HAVEN_TOKEN_BURST", 10)?.max(1);
+        let trust_forwarded_for = parse_bool(
+            "HAVEN_TRUST_FORWARDED_FOR",
+            get("HAVEN_TRUST_FORWARDED_FOR"),
+            false,
+        )?;
+        let metrics_token = get("HAVEN_METRICS_TOKEN").filter(|t| !t.is_empty());
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(anyhow!(
+                "HAVEN_METRICS_TOKEN must be at least 16 characters"
+            ));
+        }
         Ok(Config {
+            db_timeout,
+            max_body_bytes,
+            request_timeout,
+            shutdown_timeout,
+            search_rate,
+            search_burst,
+            token_rate,
+            token_burst,
+            trust_forwarded_for,
+            metrics_token,
             encryption_keys,
             demo_key_file,
             client_retention,
@@ -353,6 +424,11 @@ mod tests {
             ("HAVEN_ENCRYPTION_KEYS", "k1"),
             ("HAVEN_WEBHOOK_ALLOW_PRIVATE", "perhaps"),
             ("HAVEN_CLIENT_RETENTION", "-1"),
+            ("HAVEN_MAX_BODY_BYTES", "12"),
+            ("HAVEN_SEARCH_RATE", "-5"),
+            ("HAVEN_REQUEST_TIMEOUT", "soon"),
+            ("HAVEN_TRUST_FORWARDED_FOR", "sometimes"),
+            ("HAVEN_METRICS_TOKEN", "short"),
         ] {
             let err = format!("{:#}", with(&[(k, v)]).unwrap_err());
             assert!(err.contains(k), "{err}");

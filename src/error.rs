@@ -60,8 +60,55 @@ pub enum ApiError {
     TooManyRequests(i64),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The body is over `HAVEN_MAX_BODY_BYTES` (the limit, in bytes).
+    #[error("request body over {0} bytes")]
+    TooLarge(usize),
+    /// The request took longer than `HAVEN_REQUEST_TIMEOUT` (the limit, in seconds).
+    #[error("request took over {0} s")]
+    Timeout(u64),
+    /// A status the web framework chose (an unsupported media type, say), as a problem.
+    #[error("{0}: {1}")]
+    Http(StatusCode, String),
     #[error("internal error: {0}")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+/// Seconds a client is asked to wait before retrying after a 503.
+const UNAVAILABLE_RETRY_AFTER: u32 = 5;
+
+impl From<anyhow::Error> for ApiError {
+    /// An error from deep in a store function is a 500, unless a lost database connection is
+    /// behind it: that is an outage, a 503 the caller may retry.
+    fn from(e: anyhow::Error) -> Self {
+        let lost = e.chain().any(|cause| {
+            cause
+                .downcast_ref::<diesel::result::Error>()
+                .is_some_and(is_disconnect)
+                || cause.downcast_ref::<r2d2::Error>().is_some()
+        });
+        if lost {
+            ApiError::Unavailable(format!("{e:#}"))
+        } else {
+            ApiError::Internal(e)
+        }
+    }
+}
+
+/// Whether a database error means the connection is gone (the server stopped or the network
+/// failed) rather than a fault in the query.
+fn is_disconnect(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("server closed the connection")
+                || m.contains("no connection to the server")
+                || m.contains("terminating connection")
+                || m.contains("connection refused")
+        }
+        _ => false,
+    }
 }
 
 fn summary(errors: &[FieldError]) -> String {
@@ -141,6 +188,24 @@ impl ApiError {
                 "The database is not reachable; try again shortly.".to_string(),
                 vec![],
             ),
+            ApiError::TooLarge(limit) => (
+                "https://haven.example/problems/too-large",
+                "Request body too large",
+                format!("The body is larger than this server accepts ({limit} bytes)."),
+                vec![FieldError::new("body", format!("at most {limit} bytes"))],
+            ),
+            ApiError::Timeout(seconds) => (
+                "https://haven.example/problems/timeout",
+                "Request timed out",
+                format!("The request took longer than {seconds} seconds; try again shortly."),
+                vec![],
+            ),
+            ApiError::Http(status, detail) => (
+                "https://haven.example/problems/http",
+                status.canonical_reason().unwrap_or("Error"),
+                detail.clone(),
+                vec![],
+            ),
             ApiError::Internal(_) => (
                 "https://haven.example/problems/internal",
                 "Internal error",
@@ -169,7 +234,9 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Http(status, _) => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -189,6 +256,9 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests(seconds) => {
                 res.insert_header(("Retry-After", seconds.max(&1).to_string()));
             }
+            ApiError::Unavailable(_) | ApiError::Timeout(_) => {
+                res.insert_header(("Retry-After", UNAVAILABLE_RETRY_AFTER.to_string()));
+            }
             _ => {}
         }
         res.content_type("application/problem+json")
@@ -198,7 +268,7 @@ impl ResponseError for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
-        ApiError::Internal(e.into())
+        anyhow::Error::from(e).into()
     }
 }
 

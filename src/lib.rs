@@ -13,6 +13,8 @@ pub mod db;
 pub mod error;
 pub mod generate;
 pub mod hsds;
+pub mod limits;
+pub mod observe;
 pub mod openapi;
 pub mod progress;
 pub mod referrals;

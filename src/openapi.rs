@@ -88,3 +88,88 @@ pub fn pretty() -> String {
     text.push('\n');
     text
 }
+
+/// Answers any operation may give that no handler writes: a 503 (database unreachable, or the
+/// request over `HAVEN_REQUEST_TIMEOUT`), a 413 where there is a body, and a 429 where a rate
+/// limit applies. Each is a problem document; 429 and 503 say when to retry.
+pub fn add_operational_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type};
+
+    let problem = |description: &str, retry_after: bool| {
+        let mut response = ResponseBuilder::new().description(description).content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        );
+        if retry_after {
+            response = response.header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(1)),
+                    )
+                    .description(Some("Seconds to wait before trying again"))
+                    .build(),
+            );
+        }
+        response.build()
+    };
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, response) in [
+        (
+            "Unavailable",
+            problem(
+                "The database is unreachable, or the request took longer than the server allows",
+                true,
+            ),
+        ),
+        (
+            "TooLarge",
+            problem("The body is larger than the server accepts", false),
+        ),
+        (
+            "TooManyRequests",
+            problem(
+                "Too many requests from this address; wait `Retry-After` seconds",
+                true,
+            ),
+        ),
+    ] {
+        components
+            .responses
+            .insert(name.to_string(), RefOr::T(response));
+    }
+    let reference = |name: &str| RefOr::Ref(Ref::new(format!("#/components/responses/{name}")));
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let limited_get = crate::limits::SEARCH_ROUTES.contains(&path.as_str());
+        let limited_post = path == "/auth/token";
+        for (operation, limited) in [
+            (item.get.as_mut(), limited_get),
+            (item.post.as_mut(), limited_post),
+            (item.put.as_mut(), false),
+            (item.patch.as_mut(), false),
+            (item.delete.as_mut(), false),
+        ] {
+            let Some(operation) = operation else { continue };
+            let responses = &mut operation.responses.responses;
+            // A handler's own description of one of these, if it has one, stays.
+            if operation.request_body.is_some() {
+                responses
+                    .entry("413".to_string())
+                    .or_insert_with(|| reference("TooLarge"));
+            }
+            if limited {
+                responses
+                    .entry("429".to_string())
+                    .or_insert_with(|| reference("TooManyRequests"));
+            }
+            responses
+                .entry("503".to_string())
+                .or_insert_with(|| reference("Unavailable"));
+        }
+    }
+}

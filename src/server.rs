@@ -1,11 +1,11 @@
 //! The HTTP application and the `serve` command.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{from_fn, Next};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -32,13 +32,14 @@ pub fn routes_and_spec() -> (
     >,
     utoipa::openapi::OpenApi,
 ) {
-    App::new()
+    let (app, mut spec) = App::new()
         .into_utoipa_app()
         .openapi(crate::openapi::base())
         .service(meta::root)
         .service(meta::profile)
         .service(meta::healthz)
         .service(meta::readyz)
+        .service(crate::observe::metrics)
         .service(services::list)
         .service(services::get)
         .service(service_at_locations::list)
@@ -84,29 +85,9 @@ pub fn routes_and_spec() -> (
         .service(api_clients::create)
         .service(api_clients::list)
         .service(api_clients::remove)
-        .split_for_parts()
-}
-
-/// Logs each request by method, route pattern, status and time. The pattern (`/services/{id}`),
-/// not the path, and never the query string: what people search for, and where, stays private.
-async fn log_request(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "(unmatched)".to_string());
-    let res = next.call(req).await?;
-    tracing::info!(
-        method = %method,
-        route = %route,
-        status = res.status().as_u16(),
-        ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
-    Ok(res)
+        .split_for_parts();
+    crate::openapi::add_operational_responses(&mut spec);
+    (app, spec)
 }
 
 /// The whole application over `state`.
@@ -122,7 +103,9 @@ pub fn app(
     >,
 > {
     let (app, spec) = routes_and_spec();
+    let max_body = state.config.max_body_bytes;
     app.app_data(web::Data::new(state))
+        .app_data(web::PayloadConfig::new(max_body))
         .app_data(web::PathConfig::default().error_handler(|err, _| {
             ApiError::invalid("id", format!("the path cannot be read: {err}")).into()
         }))
@@ -138,30 +121,53 @@ pub fn app(
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(ApiError::NotFound)
         }))
+        // Innermost first: limits see the route; CORS headers go on every answer, 429s
+        // included; the request id and metrics see the final status.
+        .wrap(from_fn(crate::limits::guard))
         .wrap(
             Cors::default()
                 .allow_any_origin()
                 .send_wildcard()
                 .allow_any_method()
                 .allow_any_header()
+                .expose_any_header()
                 .max_age(86_400),
         )
-        .wrap(from_fn(log_request))
+        .wrap(from_fn(crate::observe::track))
 }
 
 /// Starts the jobs that run beside the API on the current runtime: webhook delivery, the
-/// purge of client details and, with `HAVEN_SEARCH_MEMORY`, keeping the near-here index in step.
-pub fn background(state: AppState) {
-    actix_web::rt::spawn(crate::webhooks::worker::run(state.clone()));
+/// purge of client details, forgetting idle rate-limit buckets and, with
+/// `HAVEN_SEARCH_MEMORY`, keeping the near-here index in step. Returns the webhook worker, which
+/// stops (finishing the deliveries it holds) when `state.stopping` is set.
+pub fn background(state: AppState) -> actix_web::rt::task::JoinHandle<()> {
+    let worker = actix_web::rt::spawn(crate::webhooks::worker::run(state.clone()));
     actix_web::rt::spawn(crate::referrals::purge::run(state.clone()));
+    actix_web::rt::spawn(crate::limits::tidy(state.clone()));
     if state.nearby.is_some() {
         actix_web::rt::spawn(crate::search::nearby::follow(state));
     }
+    worker
 }
 
-/// Opens the database, migrates it and writes Haven's vocabularies.
+/// Opens the database, migrates it and writes Haven's vocabularies. A PostgreSQL server that
+/// is not up yet (containers starting together) is waited for, up to a minute.
 pub fn prepare(config: &Config) -> anyhow::Result<db::Pool> {
-    let pool = db::pool(&config.database_url, config.db_pool_size)?;
+    let timeout = std::time::Duration::from_secs(config.db_timeout);
+    let started = Instant::now();
+    let pool = loop {
+        match db::pool(&config.database_url, config.db_pool_size, timeout) {
+            Ok(pool) => break pool,
+            Err(e)
+                if db::Backend::of_url(&config.database_url)? == db::Backend::Postgres
+                    && started.elapsed() < std::time::Duration::from_secs(60) =>
+            {
+                tracing::warn!(error = %format!("{e:#}"), "waiting for the database");
+                std::thread::sleep(std::time::Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let mut conn = pool.get()?;
     db::migrate(&mut conn)?;
     catalog::seed::vocabularies(&mut conn)?;
@@ -188,11 +194,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let state = AppState::new(pool, config.clone())?;
-    background(state.clone());
+    let worker = background(state.clone());
     tracing::info!(addr = %config.addr, database = %db::redact(&config.database_url), "Haven is listening");
-    HttpServer::new(move || app(state.clone()))
+    // On SIGTERM or SIGINT the server stops accepting, and requests in flight get
+    // HAVEN_SHUTDOWN_TIMEOUT seconds to finish.
+    let app_state = state.clone();
+    HttpServer::new(move || app(app_state.clone()))
+        .shutdown_timeout(config.shutdown_timeout)
         .bind(config.addr)?
         .run()
         .await?;
+    // Then the webhook worker finishes the deliveries it holds (each bounded by the receiver
+    // timeout) and records them. One cut off here is sent again when its lease runs out.
+    state.stopping.send_replace(true);
+    let grace = Duration::from_secs(config.webhook_timeout as u64 + 5);
+    if tokio::time::timeout(grace, worker).await.is_err() {
+        tracing::warn!(
+            "stopped with webhook deliveries in flight; they go again after their lease"
+        );
+    }
+    tracing::info!("Haven stopped");
     Ok(())
 }

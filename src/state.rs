@@ -10,6 +10,8 @@ use crate::config::Config;
 use crate::crypto::Keyring;
 use crate::db::{DbConnection, Pool};
 use crate::error::ApiResult;
+use crate::limits::RateLimits;
+use crate::observe::Metrics;
 use crate::search::nearby::Nearby;
 
 #[derive(Clone)]
@@ -24,6 +26,12 @@ pub struct AppState {
     pub outbox: Arc<Notify>,
     /// The near-here search index, when `HAVEN_SEARCH_MEMORY` is on.
     pub nearby: Option<Arc<Nearby>>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<Metrics>,
+    /// Per-address rate limits.
+    pub limits: Arc<RateLimits>,
+    /// Set when the server is shutting down: background jobs finish what they hold and stop.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -35,6 +43,9 @@ impl AppState {
             nearby: config
                 .search_memory
                 .then(|| Arc::new(Nearby::new(config.render_cache))),
+            metrics: Arc::new(Metrics::new()),
+            limits: Arc::new(RateLimits::new(&config)),
+            stopping: tokio::sync::watch::Sender::new(false),
             config: Arc::new(config),
             outbox: Arc::new(Notify::new()),
         })

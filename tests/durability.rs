@@ -68,6 +68,8 @@ impl Haven {
             // at once, so a short timeout costs nothing and shortens that wait.
             ("HAVEN_WEBHOOK_TIMEOUT", "2"),
             ("HAVEN_LOG", "warn"),
+            ("HAVEN_SEARCH_RATE", "0"),
+            ("HAVEN_TOKEN_RATE", "0"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -187,6 +189,29 @@ impl ServerProcess {
     fn crash(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, as a container runtime or systemd stops a service; waits for the exit.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < until,
+                "{} ignored SIGTERM for 60 s",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap()
     }
 
     fn log_tail(&self) -> String {
@@ -509,6 +534,140 @@ enum Outcome {
     Answered(u16, Value),
     /// No (complete) answer: the connection failed or was cut by the crash. Unknown.
     NoAnswer(String),
+}
+
+/// SIGTERM while the webhook worker is in the middle of two deliveries (the receiver takes
+/// 3 s to answer): the server stops accepting connections at once, the worker finishes and
+/// records both deliveries, and the process exits cleanly. After a restart the delivery log
+/// says `delivered` after one attempt, and nothing is sent twice. Without the graceful stop the
+/// deliveries would still be leased and pending, to be sent again after the lease.
+///
+/// The same run checks the log at info level, as JSON: each request line carries its request
+/// id and route, and nothing private is there (search coordinates and words, passwords, tokens,
+/// the client's details).
+#[test]
+fn a_stopped_server_finishes_its_deliveries_and_logs_nothing_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
+    let receiver = Receiver::start();
+    let mut haven = Haven::new(&db, dir.path());
+    haven
+        .env
+        .retain(|(k, _)| k != "HAVEN_LOG" && k != "HAVEN_WEBHOOK_TIMEOUT");
+    haven.env.push(("HAVEN_LOG".into(), "info".into()));
+    haven
+        .env
+        .push(("HAVEN_WEBHOOK_TIMEOUT".into(), "10".into()));
+    haven.env.push(("HAVEN_LOG_FORMAT".into(), "json".into()));
+    let api = Api::new(&haven.base);
+    haven.run(&["migrate"], "");
+    haven.run(
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "admin@x.example",
+            "--role",
+            "admin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    let mut server = haven.serve("serve-1", &api);
+    let admin = api.login("admin@x.example");
+    let p = partners(&api, &admin, &receiver);
+
+    api.expect(
+        200,
+        "GET",
+        "/services?lat=38.0312&lon=-78.4821&search=buprenorphine",
+        None,
+        None,
+    );
+    receiver.slow(3_000);
+    let mut body = referral_body(&p.service_id);
+    let details = json!({
+        "client_goal": "Stop injecting alone",
+        "consent": {"given": true, "scope": ["contact"], "expires_at": "2099-01-01T00:00:00Z"},
+        "client": {"alias": "Robin Quill", "contact": {"method": "sms", "value": "+1 555 010 9999"}, "safe_to_leave_message": false},
+    });
+    body.as_object_mut()
+        .unwrap()
+        .extend(details.as_object().unwrap().clone());
+    let referral = api.expect(201, "POST", "/referrals", Some(&p.s_token), Some(&body));
+    // Both subscriptions' first deliveries are now in flight.
+    receiver.wait_for(20, |got| got.len() >= 2);
+
+    let stopping = Instant::now();
+    let pid = server.child.id();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    std::thread::sleep(Duration::from_millis(500));
+    let refused = client()
+        .get(format!("{}/healthz", api.base))
+        .send()
+        .is_err();
+    let status = server.terminate();
+    assert!(refused, "new connections are refused once stopping");
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        stopping.elapsed() >= Duration::from_millis(2_500),
+        "the process waited for the receiver's answers ({:?})",
+        stopping.elapsed()
+    );
+    let log = server.log();
+    drop(server);
+
+    receiver.slow(0);
+    let _server = haven.serve("serve-2", &api);
+    // Tokens outlive the restart: the signing keys are configured.
+    for ((hook, _), token) in p.hooks.iter().zip([&p.s_token, &p.r_token]) {
+        let (_, list) = all_pages(&api, &format!("/webhooks/{hook}/deliveries"), token);
+        let mine: Vec<_> = list
+            .iter()
+            .filter(|d| d["referral_id"] == referral["id"])
+            .collect();
+        assert_eq!(mine.len(), 1, "{list:?}");
+        assert_eq!(mine[0]["status"], "delivered", "{:?}", mine[0]);
+        assert_eq!(mine[0]["attempts"], 1, "{:?}", mine[0]);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.received().len(), 2, "nothing is sent twice");
+
+    // The log: one JSON object per line; request lines name the route and the request id.
+    let mut requests = 0;
+    for line in log.lines() {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        if v["fields"]["message"] == "request" {
+            requests += 1;
+            assert!(
+                v["span"]["request_id"]
+                    .as_str()
+                    .is_some_and(|id| !id.is_empty()),
+                "{line}"
+            );
+            assert!(v["fields"]["route"].as_str().is_some(), "{line}");
+        }
+    }
+    assert!(requests >= 8, "{requests} request lines:\n{log}");
+    assert!(log.contains(r#""route":"/referrals""#));
+    for private in [
+        "38.0312",
+        "-78.4821",
+        "buprenorphine",
+        PASSWORD,
+        &admin,
+        &p.s_token,
+        "Robin Quill",
+        "555 010 9999",
+        "Stop injecting alone",
+        "admin@x.example",
+    ] {
+        assert!(!log.contains(private), "the log holds {private:?}:\n{log}");
+    }
 }
 
 fn referral_body(service_id: &str) -> Value {

@@ -110,9 +110,8 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
+    let address = crate::limits::client_address(&req, &state.config)
+        .map(|a| a.to_string())
         .unwrap_or_default();
     let is_password = grant == "password";
     let principal_key = if is_password {

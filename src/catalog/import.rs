@@ -271,7 +271,7 @@ mod tests {
     fn database() -> (tempfile::TempDir, crate::db::PooledConnection) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let pool = crate::db::pool(&url, 1).unwrap();
+        let pool = crate::db::pool(&url, 1, std::time::Duration::from_secs(10)).unwrap();
         let mut conn = pool.get().unwrap();
         crate::db::migrate(&mut conn).unwrap();
         (dir, conn)

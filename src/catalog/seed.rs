@@ -9,8 +9,7 @@ use crate::vocab::VOCABULARIES;
 /// Writes every Haven taxonomy and term, so they have the same ids in every deployment.
 /// Idempotent; run at every start and by `haven migrate`.
 pub fn vocabularies(conn: &mut DbConnection) -> anyhow::Result<()> {
-    use diesel::Connection;
-    conn.transaction(|conn| {
+    crate::db::write(conn, |conn| {
         for v in &VOCABULARIES.all {
             let taxonomy = Taxonomy {
                 id: v.taxonomy_id().to_string(),

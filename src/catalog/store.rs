@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use anyhow::Context;
 use chrono::Utc;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel::{Connection, QueryableByName};
+use diesel::QueryableByName;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -492,7 +492,7 @@ fn put_terms(conn: &mut DbConnection, attributes: &[&Attribute]) -> anyhow::Resu
 /// locations, the service itself and its service_at_locations, then the search index of every
 /// service whose answers the write changed.
 pub fn put_service(conn: &mut DbConnection, service: &Service) -> anyhow::Result<Written> {
-    conn.transaction(|conn| {
+    crate::db::write(conn, |conn| {
         let hash = hash_of(service);
         let before = stored_hash(conn, "service", &service.id)?;
         if before.as_deref() == Some(hash.as_str()) {
@@ -560,7 +560,13 @@ pub fn put_service(conn: &mut DbConnection, service: &Service) -> anyhow::Result
                  content_hash = excluded.content_hash, updated_at = excluded.updated_at",
             );
         q.execute(conn)?;
-        write_children(conn, SERVICE.kind, &service.id, &parts.children, before.is_none())?;
+        write_children(
+            conn,
+            SERVICE.kind,
+            &service.id,
+            &parts.children,
+            before.is_none(),
+        )?;
 
         let old_sals = ids_where(
             conn,
@@ -781,7 +787,7 @@ fn reindex_services(conn: &mut DbConnection, ids: &[String]) -> anyhow::Result<(
 /// Stores an organisation's own fields (not its services or locations) and reindexes its
 /// services when it changed, since search shows its name.
 pub fn write_organization(conn: &mut DbConnection, org: &Organization) -> anyhow::Result<Written> {
-    conn.transaction(|conn| {
+    crate::db::write(conn, |conn| {
         let mut own = org.clone();
         own.services.clear();
         own.locations.clear();
@@ -796,7 +802,7 @@ pub fn write_organization(conn: &mut DbConnection, org: &Organization) -> anyhow
 
 /// Stores a location and reindexes the services offered there when it changed.
 pub fn write_location(conn: &mut DbConnection, location: &Location) -> anyhow::Result<Written> {
-    conn.transaction(|conn| {
+    crate::db::write(conn, |conn| {
         let written = put_location(conn, location, None)?;
         if written == Written::Updated {
             let ids = location_service_ids(conn, &location.id)?;
@@ -823,7 +829,7 @@ pub fn location_service_ids(
 
 /// Deletes a location no service is offered at any more.
 pub fn delete_location(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
-    conn.transaction(|conn| {
+    crate::db::write(conn, |conn| {
         delete_children(conn, &LOCATION, &[id.to_string()])?;
         let mut q = Sql::new("DELETE FROM location WHERE id = ");
         q.bind(id);
@@ -833,7 +839,7 @@ pub fn delete_location(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool
 
 /// Deletes an organisation's own record and its locations; its services must be gone first.
 pub fn delete_organization(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
-    conn.transaction(|conn| {
+    crate::db::write(conn, |conn| {
         let locations = ids_where(conn, "SELECT id FROM location WHERE organization_id = ", id)?;
         for location in &locations {
             delete_location(conn, location)?;
@@ -860,7 +866,7 @@ pub fn service_at_location_service(
 
 /// Deletes a service and everything that only it owns.
 pub fn delete_service(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
-    conn.transaction(|conn| {
+    crate::db::write(conn, |conn| {
         let sals = ids_where(
             conn,
             "SELECT id FROM service_at_location WHERE service_id = ",

@@ -113,8 +113,8 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
-/// A pool over `url`. Fails when the database cannot be reached.
-pub fn pool(url: &str, size: u32) -> anyhow::Result<Pool> {
+/// A pool over `url`. Fails when the database cannot be reached within `timeout`.
+pub fn pool(url: &str, size: u32, timeout: Duration) -> anyhow::Result<Pool> {
     let manager = Manager::new(url)?;
     // SQLite serialises writers anyway; a few connections are enough for concurrent reads.
     let size = if manager.backend == Backend::Sqlite {
@@ -127,7 +127,9 @@ pub fn pool(url: &str, size: u32) -> anyhow::Result<Pool> {
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(10))
+        // A request waits this long for a connection, then gets a 503: an outage answers
+        // quickly rather than holding every request open.
+        .connection_timeout(timeout)
         .build(manager)
         .with_context(|| format!("cannot open the database at {}", redact(url)))
 }
@@ -146,6 +148,39 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Runs `work` in a transaction that writes. On SQLite it begins `IMMEDIATE`, taking the write
+/// lock first: a deferred transaction that reads and then writes cannot wait for a busy writer
+/// (SQLite answers "database is locked" at once rather than risk a deadlock), while an
+/// immediate one waits out `busy_timeout` like any other writer. Inside a transaction already,
+/// it is a savepoint, as `Connection::transaction` would make.
+pub fn write<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let outermost_sqlite = match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_none(),
+        DbConnection::Postgres(_) => false,
+    };
+    if !outermost_sqlite {
+        return conn.transaction(work);
+    }
+    if let DbConnection::Sqlite(c) = conn {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+    }
+    let result = work(conn);
+    if let DbConnection::Sqlite(c) = conn {
+        match &result {
+            Ok(_) => AnsiTransactionManager::commit_transaction(c)?,
+            Err(_) => AnsiTransactionManager::rollback_transaction(c)?,
+        }
+    }
+    result
+}
+
 /// Settings for a bulk load on this connection: on SQLite a page cache of 128 MB rather than
 /// 2 MB, so that the indexes a load touches on every record stay in memory instead of being
 /// read back from the file (a fixed bound, whatever the size of the input).
@@ -156,13 +191,18 @@ pub fn tune_for_bulk(conn: &mut DbConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Applies pending migrations. On PostgreSQL an advisory lock keeps several instances that
-/// start together from migrating at once.
+/// Applies pending migrations. Several instances that start together do not migrate at once:
+/// on PostgreSQL an advisory lock orders them, on SQLite an exclusive transaction.
 pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<()> {
     match conn {
         DbConnection::Sqlite(c) => {
-            c.run_pending_migrations(SQLITE_MIGRATIONS)
-                .map_err(|e| anyhow!("migration failed: {e}"))?;
+            // One exclusive transaction (each migration a savepoint in it): a second process
+            // starting on the same file waits, then finds nothing left to do.
+            c.exclusive_transaction(|c| {
+                c.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|_| ())
+                    .map_err(|e| anyhow!("migration failed: {e}"))
+            })?;
         }
         DbConnection::Postgres(c) => {
             c.batch_execute("SELECT pg_advisory_lock(72436)")?;

@@ -10,7 +10,6 @@ pub mod store;
 
 use chrono::{DateTime, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use lifecycle::{decide, Actor, Refusal, Status};
@@ -284,7 +283,7 @@ pub fn create(
         actor_organization_id: Some(who.organization_id.to_string()),
         at: stamp,
     };
-    let written = conn.transaction(|conn| {
+    let written = crate::db::write(conn, |conn| {
         store::insert(conn, &row)?;
         store::append_event(conn, &event)?;
         outbox::enqueue(conn, &event, &row)
@@ -377,7 +376,7 @@ pub fn change_status(
         actor_organization_id: Some(who.organization_id.to_string()),
         at: stamp.clone(),
     };
-    let moved = conn.transaction(|conn| {
+    let moved = crate::db::write(conn, |conn| {
         let moved = store::set_status(
             conn,
             &row.id,
@@ -443,7 +442,7 @@ pub fn claim(
         actor_organization_id: Some(who.organization_id.to_string()),
         at: stamp.clone(),
     };
-    let claimed = conn.transaction(|conn| {
+    let claimed = crate::db::write(conn, |conn| {
         let claimed = store::set_claimed(conn, &row.id, &stamp)?;
         if claimed {
             store::append_event(conn, &event)?;

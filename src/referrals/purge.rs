@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel::Connection;
 
 use super::lifecycle::Status;
 use super::model::Event;
@@ -41,7 +40,7 @@ pub fn run_once(
                 actor_organization_id: None,
                 at: stamp.clone(),
             };
-            conn.transaction(|conn| {
+            crate::db::write(conn, |conn| {
                 if store::purge(conn, &row.id, &stamp)? {
                     store::append_event(conn, &event)?;
                 }

@@ -1,7 +1,7 @@
 //! The webhook and delivery tables.
 
 use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel::QueryableByName;
+use diesel::{QueryableByName, RunQueryDsl};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -225,6 +225,21 @@ pub fn lease_due(
         }
     }
     Ok(leased)
+}
+
+/// Deliveries waiting to be sent, across every instance (read through the `delivery_due`
+/// index).
+pub fn queue_depth(conn: &mut DbConnection) -> diesel::QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    Ok(
+        diesel::sql_query("SELECT COUNT(*) AS n FROM delivery WHERE status = 'pending'")
+            .get_result::<Count>(conn)?
+            .n,
+    )
 }
 
 /// Records a successful delivery.

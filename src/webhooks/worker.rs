@@ -48,7 +48,12 @@ pub async fn run(state: AppState) {
     // Long enough for one attempt (the receiver's timeout) and its bookkeeping; short, so the
     // deliveries of an instance that died mid-attempt go again soon after.
     let lease_ms = (state.config.webhook_timeout + 5) * 1000;
+    let mut stopping = state.stopping.subscribe();
     loop {
+        // At shutdown nothing new is leased; what was leased has been attempted and recorded.
+        if *stopping.borrow_and_update() {
+            return;
+        }
         let now_ms = chrono::Utc::now().timestamp_millis();
         let due = state
             .db(move |conn| Ok(store::lease_due(conn, now_ms, lease_ms, BATCH)?))
@@ -64,6 +69,7 @@ pub async fn run(state: AppState) {
         }
         tokio::select! {
             _ = state.outbox.notified() => {}
+            _ = stopping.changed() => {}
             _ = tokio::time::sleep(POLL) => {}
         }
     }
@@ -77,9 +83,10 @@ async fn attempt(state: &AppState, client: &reqwest::Client, d: Due) {
     let attempts = d.attempts + 1;
     let recorded = state
         .db(move |conn| {
-            match outcome {
+            Ok(match outcome {
                 Ok(code) => {
-                    store::delivered(conn, seq, code, &stored_timestamp(chrono::Utc::now()))?
+                    store::delivered(conn, seq, code, &stored_timestamp(chrono::Utc::now()))?;
+                    "delivered"
                 }
                 Err((code, error)) => {
                     let retry = (attempts < config.webhook_max_attempts).then(|| {
@@ -91,15 +98,21 @@ async fn attempt(state: &AppState, client: &reqwest::Client, d: Due) {
                                 rand::random(),
                             )
                     });
-                    store::attempt_failed(conn, seq, code, &error, retry)?
+                    let outcome = if retry.is_some() { "failed" } else { "gave_up" };
+                    store::attempt_failed(conn, seq, code, &error, retry)?;
+                    outcome
                 }
-            }
-            Ok(())
+            })
         })
         .await;
-    if let Err(e) = recorded {
+    match recorded {
+        Ok(outcome) => state
+            .metrics
+            .webhook_deliveries
+            .with_label_values(&[outcome])
+            .inc(),
         // The lease runs out and the delivery is tried again: at least once.
-        tracing::warn!(error = %e, "could not record a webhook delivery");
+        Err(e) => tracing::warn!(error = %e, "could not record a webhook delivery"),
     }
 }
 

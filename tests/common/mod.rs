@@ -112,7 +112,8 @@ impl TestServer {
         TestServer::start_on(self.db.shared(), settings)
     }
 
-    fn start_on(db: TestDb, settings: &[(&str, &str)]) -> TestServer {
+    /// A server on `db` (settings override the defaults, `DATABASE_URL` included).
+    pub fn start_on(db: TestDb, settings: &[(&str, &str)]) -> TestServer {
         let settings: Vec<(String, String)> = settings
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -130,6 +131,9 @@ impl TestServer {
                 "HAVEN_WEBHOOK_ALLOW_PRIVATE" => Some("true".into()),
                 "HAVEN_WEBHOOK_BACKOFF_MS" => Some("50".into()),
                 "HAVEN_WEBHOOK_BACKOFF_MAX_MS" => Some("400".into()),
+                // Tests search and log in far faster than a person; tests/limits.rs turns
+                // the limits on.
+                "HAVEN_SEARCH_RATE" | "HAVEN_TOKEN_RATE" => Some("0".into()),
                 _ => None,
             }
         })

@@ -3,7 +3,9 @@
 //! verifies signatures the way a partner would, with its own HMAC.
 
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use hmac::{Hmac, Mac};
@@ -26,6 +28,8 @@ impl Received {
 pub struct Receiver {
     pub port: u16,
     pub log: Arc<Mutex<Vec<Received>>>,
+    /// Milliseconds the receiver takes to answer, after recording what arrived.
+    pub delay_ms: Arc<AtomicU64>,
     handle: Option<actix_web::dev::ServerHandle>,
 }
 
@@ -39,6 +43,7 @@ impl Receiver {
         let mut r = Receiver {
             port,
             log: Arc::default(),
+            delay_ms: Arc::default(),
             handle: None,
         };
         r.up();
@@ -52,16 +57,19 @@ impl Receiver {
     /// Listens (again) on its port.
     pub fn up(&mut self) {
         let log = self.log.clone();
+        let delay_ms = self.delay_ms.clone();
         let port = self.port;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let server = HttpServer::new(move || {
                     let log = log.clone();
+                    let delay_ms = delay_ms.clone();
                     App::new().route(
                         "/hook",
                         web::post().to(move |req: HttpRequest, body: web::Bytes| {
                             let log = log.clone();
+                            let delay = Duration::from_millis(delay_ms.load(Ordering::SeqCst));
                             async move {
                                 let header = |name: &str| {
                                     req.headers()
@@ -75,6 +83,7 @@ impl Receiver {
                                     event_id: header("haven-event-id"),
                                     body: String::from_utf8(body.to_vec()).unwrap(),
                                 });
+                                actix_web::rt::time::sleep(delay).await;
                                 HttpResponse::NoContent().finish()
                             }
                         }),
@@ -90,6 +99,11 @@ impl Receiver {
             })
         });
         self.handle = Some(rx.recv().unwrap());
+    }
+
+    /// Answers each delivery only after `ms` milliseconds.
+    pub fn slow(&self, ms: u64) {
+        self.delay_ms.store(ms, Ordering::SeqCst);
     }
 
     /// Stops listening: deliveries now fail to connect.

@@ -3,7 +3,6 @@
 //! locations have endpoints of their own, so nested `services` and `locations` are ignored.
 
 use actix_web::{delete, patch, post, put, web, HttpRequest, HttpResponse};
-use diesel::Connection;
 use serde_json::{Map, Value};
 
 use super::{check_if_match, fill_ids, if_match, merged, object_body, settle_id, written};
@@ -223,7 +222,7 @@ pub async fn remove(
                     "the organisation still has services; delete them first".into(),
                 ));
             }
-            conn.transaction(|conn| {
+            crate::db::write(conn, |conn| {
                 accounts::store::delete_organization_accounts(conn, &id)?;
                 store::delete_organization(conn, &id)?;
                 Ok::<_, ApiError>(())
