@@ -32,6 +32,9 @@ pub const SEARCH_ROUTES: &[&str] = &[
     "/taxonomy_terms",
 ];
 
+/// The routes that take a secret, limited per address (`HAVEN_TOKEN_RATE`).
+pub const SECRET_ROUTES: &[&str] = &["/auth/token", "/referrals/claim", "/referrals/{id}/claim"];
+
 /// One per-address limit; `None` inside when it is turned off.
 pub struct Limit(Option<DefaultKeyedRateLimiter<IpAddr>>);
 
@@ -77,9 +80,11 @@ impl RateLimits {
         }
     }
 
-    /// The limit that applies to a request, and its name (a metric label).
+    /// The limit that applies to a request, and its name (a metric label). Redeeming a claim
+    /// code shares the token limit: both present a secret that could otherwise be guessed at
+    /// speed.
     fn for_request(&self, method: &Method, route: &str) -> Option<(&Limit, &'static str)> {
-        if method == Method::POST && route == "/auth/token" {
+        if method == Method::POST && SECRET_ROUTES.contains(&route) {
             Some((&self.token, "token"))
         } else if method == Method::GET && SEARCH_ROUTES.contains(&route) {
             Some((&self.search, "search"))

@@ -90,11 +90,14 @@ pub fn pretty() -> String {
 }
 
 /// Answers any operation may give that no handler writes: a 503 (database unreachable, or the
-/// request over `HAVEN_REQUEST_TIMEOUT`), a 413 where there is a body, and a 429 where a rate
-/// limit applies. Each is a problem document; 429 and 503 say when to retry.
+/// request over `HAVEN_REQUEST_TIMEOUT`), a 408 (from the HTTP layer, when a body stalls) and
+/// a 413 where there is a body, and a 429 where a rate limit applies. Each is a problem document; 429 and 503 say when to retry.
 pub fn add_operational_responses(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::header::HeaderBuilder;
-    use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type};
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{
+        ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Schema, Type,
+    };
 
     let problem = |description: &str, retry_after: bool| {
         let mut response = ResponseBuilder::new().description(description).content(
@@ -132,6 +135,14 @@ pub fn add_operational_responses(doc: &mut utoipa::openapi::OpenApi) {
             problem("The body is larger than the server accepts", false),
         ),
         (
+            "RequestTimeout",
+            ResponseBuilder::new()
+                .description(
+                    "The request (its head or body) did not arrive in time; the connection closes",
+                )
+                .build(),
+        ),
+        (
             "TooManyRequests",
             problem(
                 "Too many requests from this address; wait `Retry-After` seconds",
@@ -144,9 +155,23 @@ pub fn add_operational_responses(doc: &mut utoipa::openapi::OpenApi) {
             .insert(name.to_string(), RefOr::T(response));
     }
     let reference = |name: &str| RefOr::Ref(Ref::new(format!("#/components/responses/{name}")));
+    let service_types = taxonomy_code_schema(true);
+    if let Some(RefOr::T(Schema::Object(new_referral))) = components.schemas.get_mut("NewReferral")
+    {
+        if let Some(reason) = new_referral.properties.get_mut("reason_code") {
+            *reason = taxonomy_code_schema(false);
+        }
+    }
+    components.responses.insert(
+        "BadPath".to_string(),
+        RefOr::T(problem(
+            "A path parameter is malformed (an id that is not a UUID)",
+            false,
+        )),
+    );
     for (path, item) in doc.paths.paths.iter_mut() {
         let limited_get = crate::limits::SEARCH_ROUTES.contains(&path.as_str());
-        let limited_post = path == "/auth/token";
+        let limited_post = crate::limits::SECRET_ROUTES.contains(&path.as_str());
         for (operation, limited) in [
             (item.get.as_mut(), limited_get),
             (item.post.as_mut(), limited_post),
@@ -155,9 +180,27 @@ pub fn add_operational_responses(doc: &mut utoipa::openapi::OpenApi) {
             (item.delete.as_mut(), false),
         ] {
             let Some(operation) = operation else { continue };
+            for p in operation.parameters.iter_mut().flatten() {
+                if p.name == "taxonomy_code" {
+                    p.schema = Some(service_types.clone());
+                }
+            }
+            let has_path_parameter = operation
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| p.parameter_in == ParameterIn::Path);
             let responses = &mut operation.responses.responses;
+            if has_path_parameter {
+                responses
+                    .entry("400".to_string())
+                    .or_insert_with(|| reference("BadPath"));
+            }
             // A handler's own description of one of these, if it has one, stays.
             if operation.request_body.is_some() {
+                responses
+                    .entry("408".to_string())
+                    .or_insert_with(|| reference("RequestTimeout"));
                 responses
                     .entry("413".to_string())
                     .or_insert_with(|| reference("TooLarge"));
@@ -172,4 +215,26 @@ pub fn add_operational_responses(doc: &mut utoipa::openapi::OpenApi) {
                 .or_insert_with(|| reference("Unavailable"));
         }
     }
+}
+
+/// `haven-services` codes (a comma list of them when `list`), spelled out from the vocabulary
+/// so that a client (or a test generator) knows every value the server takes: the schema of
+/// the `taxonomy_code` filter and of a referral's `reason_code`.
+fn taxonomy_code_schema(list: bool) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::{ObjectBuilder, Type};
+    let codes: Vec<&str> = crate::vocab::VOCABULARIES
+        .get(crate::vocab::Facet::ServiceTypes)
+        .codes()
+        .collect();
+    let one = format!("({})", codes.join("|"));
+    let (pattern, example) = if list {
+        (format!("^{one}(,{one})*$"), "HR01,MD")
+    } else {
+        (format!("^{one}$"), "HR02")
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .examples([serde_json::json!(example)])
+        .into()
 }

@@ -1,12 +1,14 @@
 //! The HTTP application and the `serve` command.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -104,6 +106,7 @@ pub fn app(
 > {
     let (app, spec) = routes_and_spec();
     let max_body = state.config.max_body_bytes;
+    let allowed = Arc::new(allowed_methods(&spec));
     app.app_data(web::Data::new(state))
         .app_data(web::PayloadConfig::new(max_body))
         .app_data(web::PathConfig::default().error_handler(|err, _| {
@@ -118,8 +121,9 @@ pub fn app(
                     .finish()
             }),
         )
-        .default_service(web::to(|| async {
-            Err::<HttpResponse, _>(ApiError::NotFound)
+        .default_service(web::to(move |req: HttpRequest| {
+            let allowed = allowed.clone();
+            async move { unrouted(&req, &allowed) }
         }))
         // Innermost first: limits see the route; CORS headers go on every answer, 429s
         // included; the request id and metrics see the final status.
@@ -134,6 +138,52 @@ pub fn app(
                 .max_age(86_400),
         )
         .wrap(from_fn(crate::observe::track))
+}
+
+/// The methods each route pattern answers, from the OpenAPI document (which the same
+/// registrations made), for `Allow` headers.
+fn allowed_methods(spec: &utoipa::openapi::OpenApi) -> HashMap<String, String> {
+    spec.paths
+        .paths
+        .iter()
+        .map(|(path, item)| {
+            let methods: Vec<&str> = [
+                ("GET", item.get.is_some()),
+                ("POST", item.post.is_some()),
+                ("PUT", item.put.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("DELETE", item.delete.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(m, has)| has.then_some(m))
+            .collect();
+            (path.clone(), methods.join(", "))
+        })
+        .collect()
+}
+
+/// What no route answered: a method the path does not take is a 405 with `Allow`; anything
+/// else is a 404.
+fn unrouted(req: &HttpRequest, allowed: &HashMap<String, String>) -> HttpResponse {
+    let methods = req.match_pattern().and_then(|p| allowed.get(&p));
+    match methods {
+        Some(methods) => {
+            let mut res = ApiError::Http(
+                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+                format!(
+                    "{} is not a method of this path; it takes {methods}",
+                    req.method()
+                ),
+            )
+            .error_response();
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(methods) {
+                res.headers_mut()
+                    .insert(actix_web::http::header::ALLOW, value);
+            }
+            res
+        }
+        None => ApiError::NotFound.error_response(),
+    }
 }
 
 /// Starts the jobs that run beside the API on the current runtime: webhook delivery, the

@@ -372,3 +372,48 @@ fn served_openapi_matches_the_committed_file() {
         assert!(params.contains(&p), "/services lacks {p}");
     }
 }
+
+/// A method the path does not take is a 405 naming the ones it does; an unknown path stays a
+/// 404. Typed parameters that are present but empty are errors, not defaults.
+#[test]
+fn methods_and_empty_parameters() {
+    let server = TestServer::start();
+    let http = reqwest::blocking::Client::new();
+    for (method, path, allow) in [
+        ("TRACE", "/healthz", "GET"),
+        ("DELETE", "/services", "GET, POST"),
+        (
+            "POST",
+            "/services/00000000-0000-4000-8000-000000000000",
+            "GET, PUT, PATCH, DELETE",
+        ),
+    ] {
+        let res = http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", server.base),
+            )
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+    }
+    assert_eq!(server.get("/no/such/path").status(), 404);
+
+    assert_eq!(server.problem("/taxonomies?per_page=", 400), ["per_page"]);
+    assert_eq!(
+        server.problem("/services?taxonomy_id=", 400),
+        ["taxonomy_id"]
+    );
+    assert_eq!(server.problem("/services?lat=&lon=-78.4", 400), ["lat"]);
+    // Text stays forgiving: an empty search is no search.
+    assert_eq!(server.get("/services?search=").status(), 200);
+    // Both open_now and open_at: the instant is open_at's.
+    assert_eq!(
+        server
+            .get("/services?open_now=true&open_at=2026-11-27T10:00:00Z")
+            .status(),
+        200
+    );
+}

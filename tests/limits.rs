@@ -137,7 +137,7 @@ fn forwarded_addresses_are_ignored_unless_trusted() {
 }
 
 #[test]
-fn token_requests_are_limited_per_address() {
+fn token_requests_and_claim_codes_are_limited_per_address() {
     let server = TestServer::start_with(&[("HAVEN_TOKEN_RATE", "6"), ("HAVEN_TOKEN_BURST", "3")]);
     server.user("lead@x.example", "admin", None);
     for _ in 0..3 {
@@ -156,6 +156,13 @@ fn token_requests_are_limited_per_address() {
     assert_eq!(status, 429, "{body}");
     let wait: u64 = retry_after.unwrap().parse().unwrap();
     assert!((1..=10).contains(&wait), "six a minute: {wait} s");
+    // Redeeming a claim code presents a secret too, and shares the allowance.
+    let res = reqwest::blocking::Client::new()
+        .post(format!("{}/referrals/claim", server.base))
+        .json(&json!({"claim_code": "ABCD-EFGH"}))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 429);
 }
 
 /// A write held up behind a database lock is answered 503 with `Retry-After` once the request

@@ -482,4 +482,28 @@ fn confidential_locations_are_coarsened_in_public() {
         .text()
         .unwrap();
     assert!(!text.contains("Hidden Lane") && !text.contains("38.031234"));
+
+    // Tags are of what the caller sees: the public one differs from a partner's and stays the
+    // same when only the hidden address changes, so it cannot confirm a guess at it.
+    let tags = || {
+        let http = reqwest::blocking::Client::new();
+        let url = format!("{}/services/{id}", server.base);
+        let tag =
+            |res: reqwest::blocking::Response| res.headers()["etag"].to_str().unwrap().to_string();
+        (
+            tag(http.get(&url).send().unwrap()),
+            tag(http.get(&url).bearer_auth(&token).send().unwrap()),
+        )
+    };
+    let (public, partner) = tags();
+    assert_ne!(public, partner);
+    server.import(&[Fixture::new("safe house")
+        .at(38.031234, -78.481234)
+        .location(json!({"confidential": true, "addresses": [{
+            "id": common::id("addr/safe"), "address_1": "12 Hidden Lane", "city": "Charlottesville",
+            "state_province": "VA", "postal_code": "22903", "country": "US", "address_type": "physical"}]}))
+        .build()]);
+    let (public_after, partner_after) = tags();
+    assert_ne!(partner_after, partner, "the partner's view changed");
+    assert_eq!(public_after, public, "the public view did not");
 }

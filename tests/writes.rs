@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Fixture, TestServer};
+use common::{partner_body, Fixture, Partners, TestServer};
 use serde_json::{json, Value};
 
 const ORG_A: &str = "7d1f9f5e-0b7a-4c5e-9a51-4a1b2c3d4e5f";
@@ -467,4 +467,45 @@ fn organisations_are_edited_by_their_own_and_removed_by_the_admin() {
         .send()
         .unwrap();
     assert_eq!(login.status(), 401);
+}
+
+/// A service_at_location belongs to one service for good: naming its id inside another
+/// service's write is a 404 for another organisation (it is not theirs to see) and a 409 for
+/// the owner's other services, and changes nothing.
+#[test]
+fn a_service_at_location_cannot_be_taken_through_another_service() {
+    let server = TestServer::start();
+    let p = Partners::new(&server);
+    let (status, mine) = server.send(
+        "POST",
+        "/services",
+        Some(&p.r),
+        Some(&partner_body(
+            Fixture::new("Mobile outreach").at(38.03, -78.48),
+        )),
+    );
+    assert_eq!(status, 201, "{mine}");
+    let sal = mine["service_at_locations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let taking = |name: &str| {
+        json!({"name": name, "description": "x", "status": "active",
+            "service_at_locations": [{"id": sal, "location": {
+                "location_type": "physical", "latitude": 38.5, "longitude": -78.5}}]})
+    };
+    let (status, body) = server.send("POST", "/services", Some(&p.s), Some(&taking("Theirs")));
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = server.send("POST", "/services", Some(&p.r), Some(&taking("Mine too")));
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = server.send(
+        "PATCH",
+        &format!("/services/{}", p.service),
+        Some(&p.r),
+        Some(&json!({"service_at_locations": taking("x")["service_at_locations"]})),
+    );
+    assert_eq!(status, 409, "{body}");
+    let read = server.json(&format!("/service_at_locations/{sal}"));
+    assert_eq!(read["service_id"], mine["id"], "{read}");
+    assert_eq!(read["location"]["latitude"], json!(38.03), "{read}");
 }

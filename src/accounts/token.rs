@@ -12,10 +12,22 @@ use crate::auth::{password, throttle, user_scopes, Role};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::state::AppState;
 
+/// The OAuth 2.0 grants Haven takes. (The handler reads a string, so that a wrong grant is a
+/// 400 naming `grant_type`; this type describes it in the OpenAPI document.)
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum GrantType {
+    /// `username` and `password` of a user.
+    Password,
+    /// `client_id` and `client_secret` of an API client.
+    ClientCredentials,
+}
+
 /// A token request, form-encoded as OAuth 2.0 clients send it (JSON is accepted too).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// `password` or `client_credentials`.
+    #[schema(required = true, nullable = false, value_type = GrantType)]
     pub grant_type: Option<String>,
     /// With `password`: the user's email.
     pub username: Option<String>,

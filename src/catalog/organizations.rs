@@ -25,7 +25,7 @@ pub struct OrganizationParams {
     #[param(value_type = Option<bool>)]
     pub full: Option<String>,
     /// Page number, from 1.
-    #[param(value_type = Option<i64>, minimum = 1)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     pub page: Option<String>,
     /// Items per page: default 20, maximum 100.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]

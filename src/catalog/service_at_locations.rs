@@ -123,7 +123,10 @@ pub async fn get(
         .db(move |conn| Ok(store::service_at_locations_by_id(conn, &[id])?.pop()))
         .await?
         .ok_or(ApiError::NotFound)?;
+    // The tag is of what this caller sees: a partner's is the stored record's (for If-Match),
+    // a public one is of the coarsened view, so it cannot confirm a guess at a hidden address.
+    let view = views::service_at_location(sal, viewer);
     Ok(HttpResponse::Ok()
-        .insert_header((ETAG, store::etag(&sal)))
-        .json(views::service_at_location(sal, viewer)))
+        .insert_header((ETAG, store::etag(&view)))
+        .json(view))
 }

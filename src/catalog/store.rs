@@ -769,6 +769,29 @@ pub fn owner(
     Ok(q.load::<Owner>(conn)?.pop().map(|o| o.organization_id))
 }
 
+/// The service a service_at_location belongs to, and that service's organisation, if the
+/// service_at_location exists.
+pub fn service_at_location_owner(
+    conn: &mut DbConnection,
+    id: &str,
+) -> anyhow::Result<Option<(String, Option<String>)>> {
+    #[derive(QueryableByName)]
+    struct Owner {
+        #[diesel(sql_type = Text)]
+        service_id: String,
+        #[diesel(sql_type = Nullable<Text>)]
+        organization_id: Option<String>,
+    }
+    let mut q = Sql::new(
+        "SELECT sal.service_id, s.organization_id FROM service_at_location sal \
+         JOIN service s ON s.id = sal.service_id WHERE sal.id = ",
+    );
+    q.bind(id);
+    Ok(q.load::<Owner>(conn)?
+        .pop()
+        .map(|o| (o.service_id, o.organization_id)))
+}
+
 /// The entity tag of a stored object: a digest of the form a read returns (for a service, the
 /// fully nested form), so it changes when anything a read shows changes.
 pub fn etag(object: &impl serde::Serialize) -> String {

@@ -9,7 +9,6 @@ use super::{path_id, store, Listing};
 use crate::db::Sql;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::hsds::model::{Page, Taxonomy, TaxonomyTerm};
-use crate::hsds::validate::is_uuid;
 use crate::search::filters::{flag, words, FormatCode, Params};
 use crate::state::AppState;
 
@@ -19,7 +18,7 @@ pub struct TaxonomyParams {
     /// Keywords, each of which must appear in the name or the record.
     pub search: Option<String>,
     /// Page number, from 1.
-    #[param(value_type = Option<i64>, minimum = 1)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     pub page: Option<String>,
     /// Items per page: default 20, maximum 100.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
@@ -35,7 +34,7 @@ pub struct TermParams {
     /// Keywords, each of which must appear in the name or the record.
     pub search: Option<String>,
     /// Page number, from 1.
-    #[param(value_type = Option<i64>, minimum = 1)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     pub page: Option<String>,
     /// Items per page: default 20, maximum 100.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
@@ -55,17 +54,9 @@ pub struct TermParams {
 }
 
 fn uuid_filter(errors: &mut Vec<FieldError>, field: &str, v: &Option<String>) -> Option<String> {
-    let v = v
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())?
-        .to_ascii_lowercase();
-    if is_uuid(&v) {
-        Some(v)
-    } else {
-        errors.push(FieldError::new(field, "must be a UUID"));
-        None
-    }
+    crate::search::filters::uuid_value(field, v)
+        .map_err(|e| errors.push(e))
+        .ok()?
 }
 
 /// One taxonomy or term by id, or a 404.

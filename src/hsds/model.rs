@@ -112,9 +112,9 @@ pub struct Service {
     pub service_at_locations: Vec<ServiceAtLocation>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub languages: Vec<Language>,
-    /// The organization delivering this service.
+    /// The organization delivering this service (shown on reads; ignored on writes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, read_only)]
     pub organization: Option<Box<Organization>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub funding: Vec<Funding>,
@@ -255,9 +255,10 @@ pub struct ServiceAtLocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub location: Option<Location>,
-    /// The service, fully nested (in responses of the `service_at_locations` endpoints).
+    /// The service, fully nested (in responses of the `service_at_locations` endpoints;
+    /// ignored on writes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, no_recursion)]
+    #[schema(nullable = false, no_recursion, read_only)]
     pub service: Option<Box<Service>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,

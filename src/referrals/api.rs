@@ -98,12 +98,23 @@ pub async fn create(
         .json(referral))
 }
 
+/// Which referrals of the caller's organisation to list (for the document; read as a string).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum Direction {
+    Sent,
+    Received,
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReferralParams {
     /// `sent` or `received`; both when left out.
+    #[param(value_type = Option<Direction>)]
     pub direction: Option<String>,
     /// Statuses, comma-separated (any of).
+    #[param(value_type = Option<Vec<Status>>, style = Form, explode = false)]
     pub status: Option<String>,
     /// Only referrals changed after this instant (RFC 3339). Items come least recently updated
     /// first, so polling with the last item's `updated_at` sees every change.
@@ -111,9 +122,10 @@ pub struct ReferralParams {
     pub updated_after: Option<String>,
     /// `yes`, `partly`, `no`, comma-separated (any of): completed referrals by whether the
     /// client's own goal was met.
+    #[param(value_type = Option<Vec<GoalMet>>, style = Form, explode = false)]
     pub client_goal_met: Option<String>,
     /// Page number, from 1.
-    #[param(value_type = Option<i64>, minimum = 1)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     pub page: Option<String>,
     /// Items per page: default 20, maximum 100.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]

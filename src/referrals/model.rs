@@ -143,6 +143,7 @@ pub struct StatusChange {
     #[schema(nullable = false)]
     pub reason: Option<String>,
     /// The `version` of the referral the change was decided on; a stale one is a 409.
+    #[schema(minimum = 1)]
     pub version: i64,
     /// Only with `completed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

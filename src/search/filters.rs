@@ -148,7 +148,7 @@ pub struct SearchParams {
     /// must match; a word matches as a prefix (`nalox` finds naloxone).
     pub search: Option<String>,
     /// Page number, from 1.
-    #[param(value_type = Option<i64>, minimum = 1)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     pub page: Option<String>,
     /// Items per page: default 20, maximum 100.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
@@ -184,14 +184,15 @@ pub struct SearchParams {
     #[param(value_type = Option<f64>, minimum = 0, maximum = 250000)]
     pub proximity: Option<String>,
     /// Haven service-type codes or category codes, any of (`HR01,MD`). See the
-    /// `haven-services` taxonomy.
-    #[param(value_type = Option<String>, pattern = "^[A-Za-z]{2}([0-9]{2})?(,[A-Za-z]{2}([0-9]{2})?)*$", example = "HR01,MD")]
+    /// `haven-services` taxonomy. (Its schema, every code, is written from the vocabulary by
+    /// `openapi::add_operational_responses`.)
+    #[param(value_type = Option<String>)]
     pub taxonomy_code: Option<String>,
     /// Any of: `free, sliding_scale, medicaid, medicare, private_insurance, pay_what_you_can`.
     #[param(value_type = Option<Vec<CostCode>>, style = Form, explode = false)]
     pub cost: Option<String>,
     /// Services whose cheapest cost option is at most this amount (free counts as 0).
-    #[param(value_type = Option<f64>, minimum = 0)]
+    #[param(value_type = Option<f64>, minimum = 0, maximum = 1000000000000.0)]
     pub max_fee: Option<String>,
     /// All of: `wheelchair, sign_language, interpreter, hearing_loop, braille,
     /// accessible_restroom`.
@@ -216,7 +217,7 @@ pub struct SearchParams {
     #[param(value_type = Option<f64>, minimum = 0, maximum = 150)]
     pub age: Option<String>,
     /// `true`: only services open now, in each location's local time. Services with no known
-    /// hours are left out.
+    /// hours are left out. With `open_at`, the instant is `open_at`'s.
     #[param(value_type = Option<bool>)]
     pub open_now: Option<String>,
     /// Only services open at this instant (RFC 3339), in each location's local time.
@@ -327,12 +328,19 @@ impl Errors {
     }
 }
 
+/// A text or list parameter: an empty one (`search=`, as HTML forms send) is as if absent.
 fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// A typed parameter (a number, a UUID, a boolean, an instant): present means it must parse,
+/// so `per_page=` is an error rather than a quiet default.
+fn typed(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim)
+}
+
 fn number(errors: &mut Errors, field: &str, v: &Option<String>, min: f64, max: f64) -> Option<f64> {
-    let v = given(v)?;
+    let v = typed(v)?;
     match v.parse::<f64>() {
         Ok(n) if n.is_finite() && (min..=max).contains(&n) => Some(n),
         Ok(_) => {
@@ -353,7 +361,7 @@ fn integer(
     min: i64,
     max: i64,
 ) -> Option<i64> {
-    let v = given(v)?;
+    let v = typed(v)?;
     match v.parse::<i64>() {
         Ok(n) if (min..=max).contains(&n) => Some(n),
         Ok(_) => {
@@ -368,7 +376,7 @@ fn integer(
 }
 
 pub fn boolean(errors_field: &str, v: &Option<String>) -> Result<Option<bool>, FieldError> {
-    match given(v).map(str::to_ascii_lowercase).as_deref() {
+    match typed(v).map(str::to_ascii_lowercase).as_deref() {
         None => Ok(None),
         Some("true" | "1") => Ok(Some(true)),
         Some("false" | "0") => Ok(Some(false)),
@@ -429,12 +437,17 @@ fn mask(errors: &mut Errors, facet: Facet, v: &Option<String>) -> i64 {
 }
 
 fn uuid_param(errors: &mut Errors, field: &str, v: &Option<String>) -> Option<String> {
-    let v = given(v)?.to_ascii_lowercase();
+    uuid_value(field, v).map_err(|e| errors.0.push(e)).ok()?
+}
+
+/// A UUID parameter, lower-cased; present but not a UUID (empty included) is an error.
+pub fn uuid_value(field: &str, v: &Option<String>) -> Result<Option<String>, FieldError> {
+    let Some(v) = typed(v) else { return Ok(None) };
+    let v = v.to_ascii_lowercase();
     if is_uuid(&v) {
-        Some(v)
+        Ok(Some(v))
     } else {
-        errors.add(field, "must be a UUID");
-        None
+        Err(FieldError::new(field, "must be a UUID"))
     }
 }
 
@@ -449,7 +462,7 @@ fn instant(
     v: &Option<String>,
     date_ok: bool,
 ) -> Option<DateTime<Utc>> {
-    let v = given(v)?;
+    let v = typed(v)?;
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Some(t.with_timezone(&Utc));
     }
@@ -492,7 +505,7 @@ impl SearchParams {
         };
         let lat = number(&mut e, "lat", &self.lat, -90.0, 90.0);
         let lon = number(&mut e, "lon", &self.lon, -180.0, 180.0);
-        match (given(&self.lat), given(&self.lon)) {
+        match (typed(&self.lat), typed(&self.lon)) {
             (Some(_), None) => e.add("lon", "is required with lat"),
             (None, Some(_)) => e.add("lat", "is required with lon"),
             _ => {}
@@ -500,7 +513,7 @@ impl SearchParams {
         if let (Some(lat), Some(lon)) = (lat, lon) {
             s.point = Some(Point { lat, lon });
         }
-        if let Some(p) = given(&self.proximity) {
+        if let Some(p) = typed(&self.proximity) {
             match p.parse::<f64>() {
                 Ok(r) if r.is_finite() && (0.0..=MAX_PROXIMITY).contains(&r) => s.radius = r,
                 Ok(_) => e.add(
@@ -509,15 +522,13 @@ impl SearchParams {
                 ),
                 Err(_) => e.add("proximity", "must be a number of metres"),
             }
-            if given(&self.lat).is_none() && given(&self.lon).is_none() {
-                if given(&self.postcode).is_some() {
-                    s.around_postcode = true;
-                } else {
-                    e.add(
-                        "proximity",
-                        "needs a point: give lat and lon, or a postcode",
-                    );
-                }
+            // Without lat/lon it is a radius around the postcode's centre; with neither, there
+            // is nothing to measure from and it has no effect.
+            if typed(&self.lat).is_none()
+                && typed(&self.lon).is_none()
+                && given(&self.postcode).is_some()
+            {
+                s.around_postcode = true;
             }
         }
         s.service_types = mask(&mut e, Facet::ServiceTypes, &self.taxonomy_code);
@@ -541,10 +552,8 @@ impl SearchParams {
         s.age = number(&mut e, "age", &self.age, 0.0, 150.0);
         let open_now = flag(&mut e.0, "open_now", &self.open_now);
         s.open_at = instant(&mut e, "open_at", &self.open_at, false);
-        if open_now {
-            if s.open_at.is_some() {
-                e.add("open_at", "give either open_now or open_at, not both");
-            }
+        // Given both, `open_at` names the instant and `open_now` asks for the same filter.
+        if open_now && s.open_at.is_none() {
             s.open_at = Some(now);
         }
         if let Some(text) = given(&self.search) {
@@ -610,7 +619,7 @@ pub fn normalise_postcode(p: &str) -> String {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page number, from 1.
-    #[param(value_type = Option<i64>, minimum = 1)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     pub page: Option<String>,
     /// Items per page: default 20, maximum 100.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
@@ -665,7 +674,10 @@ mod tests {
         assert_eq!(fields("open_at=tomorrow"), ["open_at"]);
         assert_eq!(fields("organization_id=42"), ["organization_id"]);
         assert_eq!(fields("lat=1"), ["lon"]);
-        assert_eq!(fields("proximity=100"), ["proximity"]);
+        assert!(
+            fields("proximity=100").is_empty(),
+            "a radius alone has no effect"
+        );
         assert_eq!(fields("language=english"), ["language"]);
         assert_eq!(fields("lat=NaN&lon=1"), ["lat"]);
         assert_eq!(

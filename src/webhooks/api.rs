@@ -24,6 +24,7 @@ pub struct NewSubscription {
     /// deployment allows them.
     pub url: String,
     /// Any of `referral.created`, `referral.status_changed`.
+    #[schema(min_items = 1)]
     pub events: Vec<String>,
 }
 
@@ -171,13 +172,24 @@ pub async fn remove(
     }
 }
 
+/// A delivery's state (for the document; read as a string).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryParams {
     /// `pending`, `delivered` or `failed`.
+    #[param(value_type = Option<DeliveryStatus>)]
     pub status: Option<String>,
     /// Page number, from 1.
-    #[param(value_type = Option<i64>, minimum = 1)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     pub page: Option<String>,
     /// Items per page: default 20, maximum 100.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]

@@ -78,9 +78,12 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&id)?;
     let location = state.db(move |conn| stored(conn, &id)).await?;
+    // The tag is of what this caller sees: a partner's is the stored record's (for If-Match),
+    // a public one is of the coarsened view, so it cannot confirm a guess at a hidden address.
+    let view = views::location(location, viewer);
     Ok(HttpResponse::Ok()
-        .insert_header((ETAG, store::etag(&location)))
-        .json(views::location(location, viewer)))
+        .insert_header((ETAG, store::etag(&view)))
+        .json(view))
 }
 
 /// Add a location for your organisation.

@@ -44,8 +44,22 @@ pub fn service_value(
 }
 
 /// Refuses to use locations of another organisation, nested or named by id; claims new ones
-/// for `org`. A location named only by id must exist.
+/// for `org`. A location named only by id must exist. A nested service_at_location id that
+/// already belongs to another service is refused too: another organisation's is not there
+/// (404), one of `org`'s other services is a 409 (a service_at_location never changes service).
 pub fn check_locations(conn: &mut DbConnection, service: &mut Service, org: &str) -> ApiResult<()> {
+    for (i, sal) in service.service_at_locations.iter().enumerate() {
+        match store::service_at_location_owner(conn, &sal.id)? {
+            Some((of, _)) if of == service.id => {}
+            Some((_, Some(owner))) if owner == org => {
+                return Err(ApiError::Conflict(format!(
+                    "service_at_locations[{i}].id belongs to another service"
+                )))
+            }
+            Some(_) => return Err(ApiError::NotFound),
+            None => {}
+        }
+    }
     for (i, sal) in service.service_at_locations.iter_mut().enumerate() {
         let id = sal
             .location
