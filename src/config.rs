@@ -73,6 +73,8 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// When set, `/metrics` needs `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
+    /// Apply the rate limits to loopback callers too (by default they are exempt).
+    pub rate_limit_loopback: bool,
 }
 
 impl Config {
@@ -234,6 +236,11 @@ impl Config {
             get("HAVEN_TRUST_FORWARDED_FOR"),
             false,
         )?;
+        let rate_limit_loopback = parse_bool(
+            "HAVEN_RATE_LIMIT_LOOPBACK",
+            get("HAVEN_RATE_LIMIT_LOOPBACK"),
+            false,
+        )?;
         let metrics_token = get("HAVEN_METRICS_TOKEN").filter(|t| !t.is_empty());
         if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err(anyhow!(
@@ -251,6 +258,7 @@ impl Config {
             token_burst,
             trust_forwarded_for,
             metrics_token,
+            rate_limit_loopback,
             encryption_keys,
             demo_key_file,
             client_retention,

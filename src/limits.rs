@@ -1,6 +1,7 @@
 //! Limits that keep one caller from using up the service: rate limits per client address on
-//! public search and on `/auth/token`, a time limit per request, and problem+json for every
-//! refusal the web framework makes itself (a body over the size limit, say).
+//! public search and lists, and on the routes that take a secret (`/auth/token`, claim codes),
+//! a time limit per request, and problem+json for every refusal the web framework makes itself
+//! (a body over the size limit, say).
 //!
 //! The rate limits are GCRA buckets from `governor`, keyed by address: a burst is allowed, then
 //! the per-minute rate.
@@ -134,7 +135,12 @@ pub async fn guard(
     };
     if let Some(route) = req.match_pattern() {
         if let Some((limit, name)) = state.limits.for_request(req.method(), &route) {
-            if let Some(address) = client_address(req.request(), &state.config) {
+            // A loopback caller is the operator's own tool, or a proxy on this machine that
+            // should be named with HAVEN_TRUST_FORWARDED_FOR (else every client would share
+            // its one allowance): not limited, unless HAVEN_RATE_LIMIT_LOOPBACK says so.
+            let address = client_address(req.request(), &state.config)
+                .filter(|a| state.config.rate_limit_loopback || !a.to_canonical().is_loopback());
+            if let Some(address) = address {
                 if let Err(wait) = limit.check(address) {
                     state.metrics.rate_limited.with_label_values(&[name]).inc();
                     let wait = i64::try_from(wait).unwrap_or(i64::MAX);

@@ -203,17 +203,17 @@ pub fn background(state: AppState) -> actix_web::rt::task::JoinHandle<()> {
 /// Opens the database, migrates it and writes Haven's vocabularies. A PostgreSQL server that
 /// is not up yet (containers starting together) is waited for, up to a minute.
 pub fn prepare(config: &Config) -> anyhow::Result<db::Pool> {
-    let timeout = std::time::Duration::from_secs(config.db_timeout);
+    let timeout = Duration::from_secs(config.db_timeout);
     let started = Instant::now();
     let pool = loop {
         match db::pool(&config.database_url, config.db_pool_size, timeout) {
             Ok(pool) => break pool,
             Err(e)
                 if db::Backend::of_url(&config.database_url)? == db::Backend::Postgres
-                    && started.elapsed() < std::time::Duration::from_secs(60) =>
+                    && started.elapsed() < Duration::from_secs(60) =>
             {
                 tracing::warn!(error = %format!("{e:#}"), "waiting for the database");
-                std::thread::sleep(std::time::Duration::from_secs(2));
+                std::thread::sleep(Duration::from_secs(2));
             }
             Err(e) => return Err(e),
         }

@@ -118,6 +118,23 @@ impl Haven {
         );
     }
 
+    /// Migrates and makes the platform admin `admin@x.example` through the command line, as
+    /// an operator would.
+    fn bootstrap(&self) {
+        self.run(&["migrate"], "");
+        self.run(
+            &[
+                "admin",
+                "create-user",
+                "--email",
+                "admin@x.example",
+                "--role",
+                "admin",
+            ],
+            &format!("{PASSWORD}\n"),
+        );
+    }
+
     /// Starts `haven serve` and waits until it answers /readyz.
     fn serve(&self, name: &str, api: &Api) -> ServerProcess {
         let log = self.dir.join(format!("{name}.log"));
@@ -560,18 +577,7 @@ fn a_stopped_server_finishes_its_deliveries_and_logs_nothing_private() {
         .push(("HAVEN_WEBHOOK_TIMEOUT".into(), "10".into()));
     haven.env.push(("HAVEN_LOG_FORMAT".into(), "json".into()));
     let api = Api::new(&haven.base);
-    haven.run(&["migrate"], "");
-    haven.run(
-        &[
-            "admin",
-            "create-user",
-            "--email",
-            "admin@x.example",
-            "--role",
-            "admin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    haven.bootstrap();
     let mut server = haven.serve("serve-1", &api);
     let admin = api.login("admin@x.example");
     let p = partners(&api, &admin, &receiver);
@@ -683,19 +689,7 @@ fn referrals_acknowledged_before_a_crash_survive_it() {
     let haven = Haven::new(&db, dir.path());
     let api = Api::new(&haven.base);
 
-    // Bootstrap through the command line, as an operator would.
-    haven.run(&["migrate"], "");
-    haven.run(
-        &[
-            "admin",
-            "create-user",
-            "--email",
-            "admin@x.example",
-            "--role",
-            "admin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    haven.bootstrap();
     let server = haven.serve("serve-1", &api);
     let admin = api.login("admin@x.example");
     let p = partners(&api, &admin, &receiver);

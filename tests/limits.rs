@@ -116,8 +116,11 @@ fn public_search_is_limited_per_address() {
 
 #[test]
 fn forwarded_addresses_are_ignored_unless_trusted() {
-    let server =
-        TestServer::start_with(&[("HAVEN_SEARCH_RATE", "60"), ("HAVEN_SEARCH_BURST", "2")]);
+    let server = TestServer::start_with(&[
+        ("HAVEN_SEARCH_RATE", "60"),
+        ("HAVEN_SEARCH_BURST", "2"),
+        ("HAVEN_RATE_LIMIT_LOOPBACK", "true"),
+    ]);
     let http = reqwest::blocking::Client::new();
     let statuses: Vec<u16> = (0..3)
         .map(|i| {
@@ -136,9 +139,23 @@ fn forwarded_addresses_are_ignored_unless_trusted() {
     );
 }
 
+/// By default a loopback caller (a tool on the same machine) is not limited.
+#[test]
+fn loopback_callers_are_not_limited_by_default() {
+    let server =
+        TestServer::start_with(&[("HAVEN_SEARCH_RATE", "60"), ("HAVEN_SEARCH_BURST", "2")]);
+    for _ in 0..10 {
+        assert_eq!(server.get("/services").status(), 200);
+    }
+}
+
 #[test]
 fn token_requests_and_claim_codes_are_limited_per_address() {
-    let server = TestServer::start_with(&[("HAVEN_TOKEN_RATE", "6"), ("HAVEN_TOKEN_BURST", "3")]);
+    let server = TestServer::start_with(&[
+        ("HAVEN_TOKEN_RATE", "6"),
+        ("HAVEN_TOKEN_BURST", "3"),
+        ("HAVEN_RATE_LIMIT_LOOPBACK", "true"),
+    ]);
     server.user("lead@x.example", "admin", None);
     for _ in 0..3 {
         server.token("lead@x.example");
