@@ -77,13 +77,13 @@ pub enum ApiError {
 const UNAVAILABLE_RETRY_AFTER: u32 = 5;
 
 impl From<anyhow::Error> for ApiError {
-    /// An error from deep in a store function is a 500, unless a lost database connection is
-    /// behind it: that is an outage, a 503 the caller may retry.
+    /// An error from deep in a store function is a 500, unless the database being out of
+    /// reach is behind it: that is an outage, a 503 the caller may retry.
     fn from(e: anyhow::Error) -> Self {
         let lost = e.chain().any(|cause| {
             cause
                 .downcast_ref::<diesel::result::Error>()
-                .is_some_and(is_disconnect)
+                .is_some_and(is_unavailable)
                 || cause.downcast_ref::<r2d2::Error>().is_some()
         });
         if lost {
@@ -94,9 +94,10 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
-/// Whether a database error means the connection is gone (the server stopped or the network
-/// failed) rather than a fault in the query.
-fn is_disconnect(e: &diesel::result::Error) -> bool {
+/// Whether a database error means the database is out of reach (the server stopped, the
+/// network failed, or SQLite's write lock stayed busy past its timeout) rather than a fault in
+/// the query.
+fn is_unavailable(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
     match e {
         Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
@@ -106,6 +107,7 @@ fn is_disconnect(e: &diesel::result::Error) -> bool {
                 || m.contains("no connection to the server")
                 || m.contains("terminating connection")
                 || m.contains("connection refused")
+                || m.contains("database is locked")
         }
         _ => false,
     }

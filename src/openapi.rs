@@ -89,10 +89,14 @@ pub fn pretty() -> String {
     text
 }
 
-/// Answers any operation may give that no handler writes: a 503 (database unreachable, or the
-/// request over `HAVEN_REQUEST_TIMEOUT`), a 408 (from the HTTP layer, when a body stalls) and
-/// a 413 where there is a body, and a 429 where a rate limit applies. Each is a problem document; 429 and 503 say when to retry.
-pub fn add_operational_responses(doc: &mut utoipa::openapi::OpenApi) {
+/// Completes the generated document with what the handlers' annotations cannot say:
+/// - answers no handler writes: a 503 (database unreachable, or the request over
+///   `HAVEN_REQUEST_TIMEOUT`) everywhere; a 400 where a path id can be malformed; a 408 (from
+///   the HTTP layer, when a body stalls) and a 413 where there is a body; a 429 where a rate
+///   limit applies. Each is a problem document; 429 and 503 say when to retry;
+/// - the `haven-services` codes, from the vocabulary, as the schema of `taxonomy_code` and of
+///   a referral's `reason_code`.
+pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::header::HeaderBuilder;
     use utoipa::openapi::path::ParameterIn;
     use utoipa::openapi::{

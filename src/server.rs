@@ -88,7 +88,7 @@ pub fn routes_and_spec() -> (
         .service(api_clients::list)
         .service(api_clients::remove)
         .split_for_parts();
-    crate::openapi::add_operational_responses(&mut spec);
+    crate::openapi::complete(&mut spec);
     (app, spec)
 }
 

@@ -185,7 +185,7 @@ pub struct SearchParams {
     pub proximity: Option<String>,
     /// Haven service-type codes or category codes, any of (`HR01,MD`). See the
     /// `haven-services` taxonomy. (Its schema, every code, is written from the vocabulary by
-    /// `openapi::add_operational_responses`.)
+    /// `openapi::complete`.)
     #[param(value_type = Option<String>)]
     pub taxonomy_code: Option<String>,
     /// Any of: `free, sliding_scale, medicaid, medicare, private_insurance, pay_what_you_can`.
@@ -675,8 +675,13 @@ mod tests {
         assert_eq!(fields("organization_id=42"), ["organization_id"]);
         assert_eq!(fields("lat=1"), ["lon"]);
         assert!(
-            fields("proximity=100").is_empty(),
+            parse("proximity=100").is_ok(),
             "a radius alone has no effect"
+        );
+        assert_eq!(fields("per_page="), ["per_page"], "present but empty");
+        assert!(
+            parse("search=&language=").is_ok(),
+            "empty text and lists are absent"
         );
         assert_eq!(fields("language=english"), ["language"]);
         assert_eq!(fields("lat=NaN&lon=1"), ["lat"]);
