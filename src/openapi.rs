@@ -6,10 +6,12 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, Secur
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{FieldError, Problem};
+use crate::referrals::api::Direction;
 use crate::search::filters::{
     AccessibilityCode, CostCode, DeliveryCode, FormatCode, LowBarrierCode, PopulationCode,
     StatusCode,
 };
+use crate::webhooks::api::DeliveryStatus;
 use crate::webhooks::outbox::{WebhookEvent, WebhookEventData};
 
 #[derive(OpenApi)]
@@ -46,7 +48,9 @@ resource (https://openreferral.org/)\".",
         StatusCode,
         FormatCode,
         WebhookEvent,
-        WebhookEventData
+        WebhookEventData,
+        Direction,
+        DeliveryStatus
     ))
 )]
 pub struct ApiDoc;
@@ -241,4 +245,28 @@ fn taxonomy_code_schema(list: bool) -> utoipa::openapi::RefOr<utoipa::openapi::s
         .pattern(Some(pattern))
         .examples([serde_json::json!(example)])
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `$ref` names a component that is in the document (a type used only as a
+    /// parameter's `value_type` is not collected by itself).
+    #[test]
+    fn every_reference_resolves() {
+        let doc: serde_json::Value = serde_json::from_str(&super::pretty()).unwrap();
+        let text = doc.to_string();
+        let refs: Vec<&str> = text
+            .split("\"$ref\":\"#/components/")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap())
+            .collect();
+        assert!(refs.len() > 50, "{} references", refs.len());
+        for path in refs {
+            let (kind, name) = path.split_once('/').unwrap();
+            assert!(
+                doc["components"][kind][name].is_object(),
+                "#/components/{path} is referenced but not defined"
+            );
+        }
+    }
 }
