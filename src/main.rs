@@ -140,7 +140,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let pool = server::prepare(&config)?;
             let mut conn = pool.get()?;
             haven::db::tune_for_bulk(&mut conn)?;
-            let (input, size): (Box<dyn std::io::BufRead>, _) = if file.as_os_str() == "-" {
+            let (input, size): (Box<dyn std::io::BufRead + Send>, _) = if file.as_os_str() == "-" {
                 (Box::new(BufReader::new(std::io::stdin())), None)
             } else {
                 let f = std::fs::File::open(&file)

@@ -187,13 +187,13 @@ struct ChildRow {
 }
 
 fn stored_hash(conn: &mut DbConnection, table: &str, id: &str) -> anyhow::Result<Option<String>> {
-    let mut q = Sql::new(&format!("SELECT content_hash FROM {table} WHERE id = "));
+    let mut q = Sql::prepared(&format!("SELECT content_hash FROM {table} WHERE id = "));
     q.bind(id);
     Ok(q.load::<HashRow>(conn)?.pop().map(|r| r.content_hash))
 }
 
 fn ids_where(conn: &mut DbConnection, sql: &str, id: &str) -> anyhow::Result<Vec<String>> {
-    let mut q = Sql::new(sql);
+    let mut q = Sql::prepared(sql);
     q.bind(id);
     Ok(q.load::<IdRow>(conn)?.into_iter().map(|r| r.id).collect())
 }
@@ -208,7 +208,7 @@ fn write_children(
 ) -> anyhow::Result<()> {
     for (table, items) in children {
         if !fresh {
-            let mut del = Sql::new(&format!("DELETE FROM {table} WHERE owner_kind = "));
+            let mut del = Sql::prepared(&format!("DELETE FROM {table} WHERE owner_kind = "));
             del.bind(kind).push(" AND owner_id = ").bind(owner_id);
             del.execute(conn)?;
         }
@@ -216,17 +216,16 @@ fn write_children(
             continue;
         }
         let attribute = *table == "attribute";
-        let mut ins = Sql::new(&format!(
-            "INSERT INTO {table} (owner_kind, owner_id, position, id, doc{}) VALUES ",
+        let insert = format!(
+            "INSERT INTO {table} (owner_kind, owner_id, position, id, doc{}) VALUES (",
             if attribute { ", taxonomy_term_id" } else { "" }
-        ));
+        );
+        // One prepared row at a time: as fast as a multi-row insert once prepared, and one
+        // statement text per table however many items there are.
         for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                ins.push(", ");
-            }
             let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
-            ins.push("(")
-                .bind(kind)
+            let mut ins = Sql::prepared(&insert);
+            ins.bind(kind)
                 .push(", ")
                 .bind(owner_id)
                 .push(", ")
@@ -244,8 +243,8 @@ fn write_children(
                 ins.push(", ").bind(term);
             }
             ins.push(")");
+            ins.execute(conn)?;
         }
-        ins.execute(conn)?;
     }
     Ok(())
 }
@@ -336,8 +335,9 @@ pub fn put_organization(conn: &mut DbConnection, org: &Organization) -> anyhow::
     if before.as_deref() == Some(parts.hash.as_str()) {
         return Ok(Written::Unchanged);
     }
-    let mut q =
-        Sql::new("INSERT INTO organization (id, name, doc, content_hash, updated_at) VALUES (");
+    let mut q = Sql::prepared(
+        "INSERT INTO organization (id, name, doc, content_hash, updated_at) VALUES (",
+    );
     q.bind(&org.id)
         .push(", ")
         .bind(&org.name)
@@ -380,7 +380,7 @@ fn put_location(
         .latitude
         .zip(location.longitude)
         .and_then(|(lat, lon)| place::time_zone(lat, lon));
-    let mut q = Sql::new(
+    let mut q = Sql::prepared(
         "INSERT INTO location (id, organization_id, latitude, longitude, time_zone, doc, content_hash, updated_at) VALUES (",
     );
     q.bind(&location.id)
@@ -421,7 +421,7 @@ fn put_location(
 
 /// Upserts a taxonomy.
 pub fn put_taxonomy(conn: &mut DbConnection, taxonomy: &Taxonomy) -> anyhow::Result<()> {
-    let mut q = Sql::new("INSERT INTO taxonomy (id, name, doc) VALUES (");
+    let mut q = Sql::prepared("INSERT INTO taxonomy (id, name, doc) VALUES (");
     q.bind(&taxonomy.id)
         .push(", ")
         .bind(&taxonomy.name)
@@ -440,7 +440,7 @@ pub fn put_term(conn: &mut DbConnection, term: &TaxonomyTerm) -> anyhow::Result<
         .taxonomy_id
         .clone()
         .or_else(|| term.taxonomy_detail.as_ref().map(|t| t.id.clone()));
-    let mut q = Sql::new(
+    let mut q = Sql::prepared(
         "INSERT INTO taxonomy_term (id, code, name, parent_id, taxonomy, taxonomy_id, doc) VALUES (",
     );
     q.bind(&term.id)
@@ -492,113 +492,117 @@ fn put_terms(conn: &mut DbConnection, attributes: &[&Attribute]) -> anyhow::Resu
 /// locations, the service itself and its service_at_locations, then the search index of every
 /// service whose answers the write changed.
 pub fn put_service(conn: &mut DbConnection, service: &Service) -> anyhow::Result<Written> {
-    crate::db::write(conn, |conn| {
-        let hash = hash_of(service);
-        let before = stored_hash(conn, "service", &service.id)?;
-        if before.as_deref() == Some(hash.as_str()) {
-            return Ok(Written::Unchanged);
+    crate::db::write(conn, |conn| store_service(conn, service))
+}
+
+/// `put_service` inside a transaction the caller holds (an import's batch): on an error the
+/// caller must roll back, since what was written of this service stays.
+pub fn store_service(conn: &mut DbConnection, service: &Service) -> anyhow::Result<Written> {
+    let hash = hash_of(service);
+    let before = stored_hash(conn, "service", &service.id)?;
+    if before.as_deref() == Some(hash.as_str()) {
+        return Ok(Written::Unchanged);
+    }
+    let mut affected: BTreeSet<String> = BTreeSet::new();
+    affected.insert(service.id.clone());
+    if let Some(org) = &service.organization {
+        if put_organization(conn, org)? == Written::Updated {
+            affected.extend(ids_where(
+                conn,
+                "SELECT id FROM service WHERE organization_id = ",
+                &org.id,
+            )?);
         }
-        let mut affected: BTreeSet<String> = BTreeSet::new();
-        affected.insert(service.id.clone());
-        if let Some(org) = &service.organization {
-            if put_organization(conn, org)? == Written::Updated {
+    }
+    for sal in &service.service_at_locations {
+        if let Some(location) = &sal.location {
+            let org = service
+                .organization_id
+                .as_deref()
+                .or(service.organization.as_ref().map(|o| o.id.as_str()));
+            if put_location(conn, location, org)? == Written::Updated {
                 affected.extend(ids_where(
                     conn,
-                    "SELECT id FROM service WHERE organization_id = ",
-                    &org.id,
+                    "SELECT service_id AS id FROM service_at_location WHERE location_id = ",
+                    &location.id,
                 )?);
             }
         }
-        for sal in &service.service_at_locations {
-            if let Some(location) = &sal.location {
-                let org = service
-                    .organization_id
-                    .as_deref()
-                    .or(service.organization.as_ref().map(|o| o.id.as_str()));
-                if put_location(conn, location, org)? == Written::Updated {
-                    affected.extend(ids_where(
-                        conn,
-                        "SELECT service_id AS id FROM service_at_location WHERE location_id = ",
-                        &location.id,
-                    )?);
-                }
-            }
+    }
+    let mut attributes: Vec<&Attribute> = service.attributes.iter().collect();
+    for sal in &service.service_at_locations {
+        attributes.extend(sal.attributes.iter());
+        if let Some(l) = &sal.location {
+            attributes.extend(l.attributes.iter());
         }
-        let mut attributes: Vec<&Attribute> = service.attributes.iter().collect();
-        for sal in &service.service_at_locations {
-            attributes.extend(sal.attributes.iter());
-            if let Some(l) = &sal.location {
-                attributes.extend(l.attributes.iter());
-            }
-        }
-        put_terms(conn, &attributes)?;
+    }
+    put_terms(conn, &attributes)?;
 
-        let parts = split(serde_json::to_value(service)?, &SERVICE);
-        let organization_id = service
-            .organization_id
-            .clone()
-            .or_else(|| service.organization.as_ref().map(|o| o.id.clone()));
-        let mut q = Sql::new(
-            "INSERT INTO service (id, organization_id, name, status, doc, content_hash, updated_at) VALUES (",
+    let parts = split(serde_json::to_value(service)?, &SERVICE);
+    let organization_id = service
+        .organization_id
+        .clone()
+        .or_else(|| service.organization.as_ref().map(|o| o.id.clone()));
+    let mut q = Sql::prepared(
+        "INSERT INTO service (id, organization_id, name, status, doc, content_hash, updated_at) VALUES (",
+    );
+    q.bind(&service.id)
+        .push(", ")
+        .bind(organization_id)
+        .push(", ")
+        .bind(&service.name)
+        .push(", ")
+        .bind(&service.status)
+        .push(", ")
+        .bind(&parts.doc)
+        .push(", ")
+        .bind(&hash)
+        .push(", ")
+        .bind(now())
+        .push(
+            ") ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
+             name = excluded.name, status = excluded.status, doc = excluded.doc, \
+             content_hash = excluded.content_hash, updated_at = excluded.updated_at",
         );
-        q.bind(&service.id)
-            .push(", ")
-            .bind(organization_id)
-            .push(", ")
-            .bind(&service.name)
-            .push(", ")
-            .bind(&service.status)
-            .push(", ")
-            .bind(&parts.doc)
-            .push(", ")
-            .bind(&hash)
-            .push(", ")
-            .bind(now())
-            .push(
-                ") ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
-                 name = excluded.name, status = excluded.status, doc = excluded.doc, \
-                 content_hash = excluded.content_hash, updated_at = excluded.updated_at",
-            );
-        q.execute(conn)?;
-        write_children(
-            conn,
-            SERVICE.kind,
-            &service.id,
-            &parts.children,
-            before.is_none(),
-        )?;
+    q.execute(conn)?;
+    write_children(
+        conn,
+        SERVICE.kind,
+        &service.id,
+        &parts.children,
+        before.is_none(),
+    )?;
 
-        let old_sals = ids_where(
-            conn,
-            "SELECT id FROM service_at_location WHERE service_id = ",
-            &service.id,
-        )?;
-        delete_children(conn, &SERVICE_AT_LOCATION, &old_sals)?;
-        let mut del = Sql::new("DELETE FROM service_at_location WHERE service_id = ");
-        del.bind(&service.id);
-        del.execute(conn)?;
-        for (position, sal) in service.service_at_locations.iter().enumerate() {
-            put_service_at_location(conn, &service.id, position, sal)?;
-        }
-        let stamp = now();
-        // The service as given says all search needs when it nests what it links to; otherwise
-        // (and for the other services the write touched) read it back.
-        let self_contained = service
-            .service_at_locations
-            .iter()
-            .all(|sal| sal.location.is_some() || sal.location_id.is_none())
-            && (service.organization.is_some() || service.organization_id.is_none());
-        if self_contained {
-            affected.remove(&service.id);
-            reindex(conn, service, &stamp)?;
-        }
-        let ids: Vec<String> = affected.into_iter().collect();
-        reindex_services(conn, &ids)?;
-        Ok(if before.is_some() {
-            Written::Updated
-        } else {
-            Written::Created
-        })
+    let old_sals = ids_where(
+        conn,
+        "SELECT id FROM service_at_location WHERE service_id = ",
+        &service.id,
+    )?;
+    delete_children(conn, &SERVICE_AT_LOCATION, &old_sals)?;
+    let mut del = Sql::prepared("DELETE FROM service_at_location WHERE service_id = ");
+    del.bind(&service.id);
+    del.execute(conn)?;
+    for (position, sal) in service.service_at_locations.iter().enumerate() {
+        put_service_at_location(conn, &service.id, position, sal)?;
+    }
+    let stamp = now();
+    // The service as given says all search needs when it nests what it links to; otherwise
+    // (and for the other services the write touched) read it back.
+    let self_contained = service
+        .service_at_locations
+        .iter()
+        .all(|sal| sal.location.is_some() || sal.location_id.is_none())
+        && (service.organization.is_some() || service.organization_id.is_none());
+    if self_contained {
+        affected.remove(&service.id);
+        reindex(conn, service, &stamp)?;
+    }
+    let ids: Vec<String> = affected.into_iter().collect();
+    reindex_services(conn, &ids)?;
+    Ok(if before.is_some() {
+        Written::Updated
+    } else {
+        Written::Created
     })
 }
 
@@ -613,7 +617,7 @@ fn put_service_at_location(
         .location_id
         .clone()
         .or_else(|| sal.location.as_ref().map(|l| l.id.clone()));
-    let mut q = Sql::new(
+    let mut q = Sql::prepared(
         "INSERT INTO service_at_location (id, service_id, location_id, position, doc) VALUES (",
     );
     q.bind(&sal.id)
@@ -643,7 +647,7 @@ fn put_service_at_location(
 /// Records that a service's search rows changed, for the near-here index of every instance
 /// (`search::nearby`). Part of the change's own transaction.
 fn changed_search(conn: &mut DbConnection, service_id: &str, stamp: &str) -> anyhow::Result<()> {
-    let mut q = Sql::new("INSERT INTO search_change (service_id, changed_at) VALUES (");
+    let mut q = Sql::prepared("INSERT INTO search_change (service_id, changed_at) VALUES (");
     q.bind(service_id).push(", ").bind(stamp).push(")");
     q.execute(conn)?;
     Ok(())
@@ -655,11 +659,11 @@ fn reindex(conn: &mut DbConnection, service: &Service, stamp: &str) -> anyhow::R
     let service_id = service.id.as_str();
     let zones = location_zones(conn, service)?;
     let entries = index::entries(service, |l| zones.get(&l.id).cloned().flatten());
-    let mut del = Sql::new("DELETE FROM search_entry WHERE service_id = ");
+    let mut del = Sql::prepared("DELETE FROM search_entry WHERE service_id = ");
     del.bind(service_id);
     del.execute(conn)?;
     for e in entries {
-        let mut q = Sql::new(
+        let mut q = Sql::prepared(
             "INSERT INTO search_entry (service_id, service_at_location_id, location_id, \
              organization_id, name, status, latitude, longitude, time_zone, service_types, cost, \
              accessibility, delivery, low_barrier, population, languages, postcodes, min_fee, \
@@ -712,16 +716,16 @@ fn reindex(conn: &mut DbConnection, service: &Service, stamp: &str) -> anyhow::R
         q.execute(conn)?;
     }
     changed_search(conn, service_id, stamp)?;
-    let mut del = Sql::new("DELETE FROM service_text WHERE service_id = ");
+    let mut del = Sql::prepared("DELETE FROM service_text WHERE service_id = ");
     del.bind(service_id);
     del.execute(conn)?;
-    let mut ins = Sql::new("INSERT INTO service_text (service_id, body) VALUES (");
+    let mut ins = Sql::prepared("INSERT INTO service_text (service_id, body) VALUES (");
     ins.bind(service_id)
         .push(", ")
         .bind(index::text(service))
         .push(")");
     ins.execute(conn)?;
-    let mut touch = Sql::new("UPDATE service SET updated_at = ");
+    let mut touch = Sql::prepared("UPDATE service SET updated_at = ");
     touch.bind(stamp).push(" WHERE id = ").bind(service_id);
     touch.execute(conn)?;
     Ok(())
@@ -744,12 +748,15 @@ fn location_zones(
         .iter()
         .filter_map(|s| s.location.as_ref().map(|l| l.id.clone()))
         .collect();
-    let mut q = Sql::new("SELECT id, time_zone FROM location WHERE id IN ");
-    q.bind_list(&ids);
-    Ok(q.load::<ZoneRow>(conn)?
-        .into_iter()
-        .map(|r| (r.id, r.time_zone))
-        .collect())
+    let mut zones = HashMap::new();
+    for id in ids {
+        let mut q = Sql::prepared("SELECT id, time_zone FROM location WHERE id = ");
+        q.bind(&id);
+        if let Some(r) = q.load::<ZoneRow>(conn)?.pop() {
+            zones.insert(r.id, r.time_zone);
+        }
+    }
+    Ok(zones)
 }
 
 /// The organisation a stored service or location belongs to: `None` when there is no such
@@ -903,11 +910,11 @@ pub fn delete_service(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool>
             "DELETE FROM service_text WHERE service_id = ",
             "DELETE FROM service_at_location WHERE service_id = ",
         ] {
-            let mut q = Sql::new(sql);
+            let mut q = Sql::prepared(sql);
             q.bind(id);
             q.execute(conn)?;
         }
-        let mut q = Sql::new("DELETE FROM service WHERE id = ");
+        let mut q = Sql::prepared("DELETE FROM service WHERE id = ");
         q.bind(id);
         Ok(q.execute(conn)? > 0)
     })

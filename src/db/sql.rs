@@ -1,13 +1,13 @@
 //! Hand-written SQL with numbered binds, for the queries the DSL cannot express on both
 //! backends at once (dynamic filters, full-text search, bitwise masks).
 //!
-//! Placeholders are written `$1, $2, …` in order: PostgreSQL reads them natively, and SQLite
-//! reads `$NAME` parameters and numbers them by first appearance, which is the same order.
+//! Placeholders are written `$1, $2, …` in order, which is how `text()` reads; when the
+//! statement runs, each becomes the backend's own placeholder (`$N` or `?`) in the same order.
 
 use std::fmt::Write;
 
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{BigInt, Double, Nullable, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Double, Nullable, Text, Untyped};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 
 use super::{DbConnection, MultiBackend};
@@ -71,6 +71,9 @@ impl From<Option<f64>> for Value {
 pub struct Sql {
     text: String,
     binds: Vec<Value>,
+    /// Where each bind's `$N` is in `text`, for backends that number differently.
+    marks: Vec<(usize, usize)>,
+    prepared: bool,
 }
 
 impl Sql {
@@ -78,6 +81,19 @@ impl Sql {
         Sql {
             text: text.to_string(),
             binds: Vec::new(),
+            marks: Vec::new(),
+            prepared: false,
+        }
+    }
+
+    /// A statement whose text is the same on every call (only its bind values vary), kept
+    /// prepared by the connection. Parsing is most of the cost of a small write (a bulk import
+    /// runs dozens per service); statements built with a varying shape (filters, `IN` lists)
+    /// must not use this, or every shape would be kept.
+    pub fn prepared(text: &str) -> Self {
+        Sql {
+            prepared: true,
+            ..Sql::new(text)
         }
     }
 
@@ -100,7 +116,9 @@ impl Sql {
     /// Appends a placeholder for `value`.
     pub fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
         self.binds.push(value.into());
+        let start = self.text.len();
         let _ = write!(self.text, "${}", self.binds.len());
+        self.marks.push((start, self.text.len()));
         self
     }
 
@@ -126,23 +144,11 @@ impl Sql {
         &self.text
     }
 
-    fn query(&self) -> BoxedSqlQuery<'static, MultiBackend, SqlQuery> {
-        let mut q = diesel::sql_query(self.text.clone()).into_boxed::<MultiBackend>();
-        for b in &self.binds {
-            q = match b.clone() {
-                Value::Text(v) => q.bind::<Nullable<Text>, _>(v),
-                Value::Int(v) => q.bind::<Nullable<BigInt>, _>(v),
-                Value::Float(v) => q.bind::<Nullable<Double>, _>(v),
-            };
-        }
-        q
-    }
-
     pub fn load<T>(&self, conn: &mut DbConnection) -> QueryResult<Vec<T>>
     where
         T: QueryableByName<MultiBackend> + 'static,
     {
-        self.query().load(conn)
+        RunQueryDsl::load(self, conn)
     }
 
     /// The number a `SELECT COUNT(*) AS n ...` statement answers.
@@ -156,9 +162,44 @@ impl Sql {
     }
 
     pub fn execute(&self, conn: &mut DbConnection) -> QueryResult<usize> {
-        self.query().execute(conn)
+        RunQueryDsl::execute(self, conn)
     }
 }
+
+// What diesel's `sql_query` does, except that a `prepared` statement may be cached: diesel
+// keys its statement cache by the SQL text when a query has no static id and does not call
+// `unsafe_to_cache_prepared`.
+impl QueryFragment<MultiBackend> for Sql {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        if !self.prepared {
+            out.unsafe_to_cache_prepared();
+        }
+        // Each `$N` is replaced by the backend's own placeholder, in the same order.
+        let mut from = 0;
+        for (b, &(start, end)) in self.binds.iter().zip(&self.marks) {
+            out.push_sql(&self.text[from..start]);
+            match b {
+                Value::Text(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
+                Value::Int(v) => out.push_bind_param::<Nullable<BigInt>, _>(v)?,
+                Value::Float(v) => out.push_bind_param::<Nullable<Double>, _>(v)?,
+            }
+            from = end;
+        }
+        out.push_sql(&self.text[from..]);
+        Ok(())
+    }
+}
+
+impl QueryId for Sql {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Sql {
+    type SqlType = Untyped;
+}
+
+impl RunQueryDsl<DbConnection> for &Sql {}
 
 #[cfg(test)]
 mod tests {
