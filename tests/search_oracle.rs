@@ -88,15 +88,14 @@ fn search_matches_a_brute_force_scan() {
             .collect();
         expected.sort_by(f64::total_cmp);
 
-        let mut path =
-            format!("/service_at_locations?lat={lat}&lon={lon}&proximity={radius:.0}&per_page=100");
+        let mut path = format!("/service_at_locations?lat={lat}&lon={lon}&proximity={radius:.0}");
         if !cost.is_empty() {
             path.push_str(&format!("&cost={}", cost.join(",")));
         }
         if !accessibility.is_empty() {
             path.push_str(&format!("&accessibility={}", accessibility.join(",")));
         }
-        let page = server.json(&path);
+        let page = server.json(&format!("{path}&per_page=100"));
         assert_eq!(
             page["total_items"].as_u64().unwrap() as usize,
             expected.len(),
@@ -111,6 +110,28 @@ fn search_matches_a_brute_force_scan() {
         assert_eq!(got.len(), expected.len().min(100), "{path}");
         for (g, e) in got.iter().zip(&expected) {
             assert!((g - e).abs() < 0.01, "{path}: {g} vs {e}");
+        }
+        // A later page of another size: the index keeps only what a page may need, so the
+        // rows it keeps must reach that far.
+        let per_page = 1 + rng.below(30);
+        let number = 2 + rng.below(3);
+        let later = server.json(&format!("{path}&per_page={per_page}&page={number}"));
+        assert_eq!(
+            later["total_items"].as_u64().unwrap() as usize,
+            expected.len(),
+            "{path} page {number}"
+        );
+        let from = ((number - 1) * per_page).min(expected.len());
+        let wanted = &expected[from..(from + per_page).min(expected.len())];
+        let got: Vec<f64> = later["contents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["distance"].as_f64().unwrap())
+            .collect();
+        assert_eq!(got.len(), wanted.len(), "{path} page {number}");
+        for (g, e) in got.iter().zip(wanted) {
+            assert!((g - e).abs() < 0.01, "{path} page {number}: {g} vs {e}");
         }
         compared += expected.len();
     }

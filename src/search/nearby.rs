@@ -20,7 +20,7 @@
 //! brute-force scan: the same exact geodesic distance decides the radius and the order, and a
 //! fast local approximation only skips the exact computation where it cannot change the answer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -51,6 +51,9 @@ const APPROX_MAX_RADIUS: f64 = 100_000.0;
 /// `APPROX_MAX_RADIUS` · 1.5 and away from the poles (tested below, with a margin).
 const EPS: f64 = 0.005;
 const NONE: u32 = u32::MAX;
+/// How far the approximate distance of a row may exceed another's while its exact distance
+/// is not larger.
+const SPREAD: f64 = (1.0 + EPS) / (1.0 - EPS);
 
 /// Whether a search can be answered from memory: a point, a page, and only filters the index
 /// holds. Keyword and taxonomy filters, opening hours, `modified_after` and all-results exports
@@ -69,22 +72,37 @@ pub fn handles(s: &Search) -> bool {
         && p.lat.abs() <= 80.0
 }
 
-/// One located search row.
-#[derive(Debug, Clone)]
+/// What a scan reads of every row in the cells it visits, kept small (40 bytes), because at a
+/// million services a 10 km search in a city passes tens of thousands of rows.
+#[derive(Debug, Clone, Copy)]
 struct Slot {
-    key: i64,
-    service: u64,
     lat: f64,
     lon: f64,
-    /// service_types, cost, accessibility, delivery, low_barrier, population.
-    masks: [i64; 6],
+    service_types: i64,
+    /// cost, accessibility, delivery, low_barrier, population (each vocabulary but the
+    /// service types has at most 16 terms; a test checks).
+    masks: [u16; 5],
+    status: u16,
+    organization: u32,
+}
+
+/// What only some filters, and the rows a page may show, need.
+#[derive(Debug, Clone, Copy)]
+struct Cold {
+    key: i64,
+    service: u64,
     min_fee: f64,
     minimum_age: f64,
     maximum_age: f64,
-    status: u32,
     languages: u32,
     postcodes: u32,
-    organization: u32,
+}
+
+/// The rows of one cell, in two parallel lists.
+#[derive(Default)]
+struct Cell {
+    slots: Vec<Slot>,
+    cold: Vec<Cold>,
 }
 
 /// Strings stored once, by number.
@@ -118,7 +136,7 @@ impl Strings {
 
 #[derive(Default)]
 struct Grid {
-    cells: HashMap<(i32, i32), Vec<Slot>>,
+    cells: HashMap<(i32, i32), Cell>,
     /// The cell of each service's first row, to replace its rows when it changes; the other
     /// cells of the few services with rows in several, in `more_homes`. (One small map entry
     /// per service, rather than a list each: a million services save about 50 MB.)
@@ -192,41 +210,48 @@ const ROW_COLUMNS: &str = "SELECT id, service_id, organization_id, status, latit
 
 impl Grid {
     fn add(&mut self, r: Row) {
+        let narrow = |mask: i64| u16::try_from(mask).unwrap_or(u16::MAX);
         let slot = Slot {
-            key: r.id,
-            service: service_hash(&r.service_id),
             lat: r.latitude,
             lon: r.longitude,
+            service_types: r.service_types,
             masks: [
-                r.service_types,
                 r.cost,
                 r.accessibility,
                 r.delivery,
                 r.low_barrier,
                 r.population,
-            ],
+            ]
+            .map(narrow),
+            status: self.statuses.intern(Some(&r.status)) as u16,
+            organization: self.organizations.intern(r.organization_id.as_deref()),
+        };
+        let service = service_hash(&r.service_id);
+        let cold = Cold {
+            key: r.id,
+            service,
             min_fee: or_nan(r.min_fee),
             minimum_age: or_nan(r.minimum_age),
             maximum_age: or_nan(r.maximum_age),
-            status: self.statuses.intern(Some(&r.status)),
             languages: self.languages.intern(Some(&r.languages)),
             postcodes: self.postcodes.intern(Some(&r.postcodes)),
-            organization: self.organizations.intern(r.organization_id.as_deref()),
         };
-        let cell = cell_of(slot.lat, slot.lon);
-        match self.homes.get(&slot.service) {
+        let at = cell_of(slot.lat, slot.lon);
+        match self.homes.get(&service) {
             None => {
-                self.homes.insert(slot.service, cell);
+                self.homes.insert(service, at);
             }
-            Some(first) if *first != cell => {
-                let more = self.more_homes.entry(slot.service).or_default();
-                if !more.contains(&cell) {
-                    more.push(cell);
+            Some(first) if *first != at => {
+                let more = self.more_homes.entry(service).or_default();
+                if !more.contains(&at) {
+                    more.push(at);
                 }
             }
             Some(_) => {}
         }
-        self.cells.entry(cell).or_default().push(slot);
+        let cell = self.cells.entry(at).or_default();
+        cell.slots.push(slot);
+        cell.cold.push(cold);
         self.rows += 1;
     }
 
@@ -235,13 +260,20 @@ impl Grid {
             return;
         };
         let more = self.more_homes.remove(&service).unwrap_or_default();
-        for cell in std::iter::once(first).chain(more) {
-            if let Some(slots) = self.cells.get_mut(&cell) {
-                let before = slots.len();
-                slots.retain(|s| s.service != service);
-                self.rows -= before - slots.len();
-                if slots.is_empty() {
-                    self.cells.remove(&cell);
+        for at in std::iter::once(first).chain(more) {
+            if let Some(cell) = self.cells.get_mut(&at) {
+                let mut i = 0;
+                while i < cell.cold.len() {
+                    if cell.cold[i].service == service {
+                        cell.slots.swap_remove(i);
+                        cell.cold.swap_remove(i);
+                        self.rows -= 1;
+                    } else {
+                        i += 1;
+                    }
+                }
+                if cell.slots.is_empty() {
+                    self.cells.remove(&at);
                 }
             }
         }
@@ -313,6 +345,26 @@ impl Approx {
             // The parallel's radius at the mid-latitude, to first order.
             kx_slope: -n * phi.sin() * rad * rad / 2.0,
         }
+    }
+
+    /// Bounds of `metres` over the cell (i, j): a lower bound, and the largest value (at a
+    /// corner, since for a fixed latitude it grows with the longitude's distance and for a
+    /// fixed longitude it is convex in the latitude).
+    fn rect(&self, i: i32, j: i32) -> (f64, f64) {
+        let (lat0, lat1) = (i as f64 * CELL, (i + 1) as f64 * CELL);
+        let (lon0, lon1) = (j as f64 * CELL, (j + 1) as f64 * CELL);
+        let dlat = (lat0 - self.lat).max(self.lat - lat1).max(0.0);
+        let dlon = (lon0 - self.lon).max(self.lon - lon1).max(0.0);
+        // The parallel's scale is linear in the latitude, so least at one edge.
+        let kx = (self.kx + self.kx_slope * (lat0 - self.lat))
+            .min(self.kx + self.kx_slope * (lat1 - self.lat))
+            .max(0.0);
+        let near = ((kx * dlon).powi(2) + (self.ky * dlat).powi(2)).sqrt();
+        let far = [(lat0, lon0), (lat0, lon1), (lat1, lon0), (lat1, lon1)]
+            .into_iter()
+            .map(|(lat, lon)| self.metres(lat, lon))
+            .fold(0.0, f64::max);
+        (near, far)
     }
 
     fn metres(&self, lat: f64, lon: f64) -> f64 {
@@ -448,8 +500,9 @@ impl Nearby {
         }
         cursor.seen = newest;
         cursor.loaded = true;
-        for slots in fresh.cells.values_mut() {
-            slots.shrink_to_fit();
+        for cell in fresh.cells.values_mut() {
+            cell.slots.shrink_to_fit();
+            cell.cold.shrink_to_fit();
         }
         let rows = fresh.rows;
         *self.grid.write().unwrap_or_else(PoisonError::into_inner) = fresh;
@@ -473,7 +526,14 @@ impl Nearby {
         per_page: i64,
     ) -> anyhow::Result<(Vec<Hit>, i64)> {
         let p = s.point.expect("handles() requires a point");
-        let matches = self.matches(s, p);
+        let offset = ((page - 1) * per_page) as usize;
+        let k = offset + per_page as usize;
+        // Rows are units for service_at_locations, so the scan can keep just the rows that
+        // may be among the first k; services count each service once, so it keeps them all.
+        let (count, matches) = match unit {
+            Unit::ServiceAtLocation => self.matches(s, p, Some(k)),
+            Unit::Service => self.matches(s, p, None),
+        };
 
         // The total, and each unit's nearest approximate distance.
         let mut nearest: HashMap<u64, f64> = HashMap::new();
@@ -487,17 +547,19 @@ impl Nearby {
                 nearest.values().copied().collect()
             }
         };
-        let total = unit_metres.len() as i64;
-        let offset = ((page - 1) * per_page) as usize;
+        let total = match unit {
+            Unit::ServiceAtLocation => count,
+            Unit::Service => unit_metres.len(),
+        } as i64;
         if offset >= unit_metres.len() {
             return Ok((vec![], total));
         }
         // Only rows whose approximate distance is within the error of the k-th nearest unit's
         // can be among the first k by exact distance (ties included).
-        let k = (offset + per_page as usize).min(unit_metres.len());
+        let k = k.min(unit_metres.len());
         let mut sorted = unit_metres;
         let (_, kth, _) = sorted.select_nth_unstable_by(k - 1, f64::total_cmp);
-        let limit = *kth * (1.0 + EPS) / (1.0 - EPS);
+        let limit = *kth * SPREAD;
         let mut candidates: Vec<Match> =
             matches.into_iter().filter(|m| m.metres <= limit).collect();
         for m in &mut candidates {
@@ -559,8 +621,13 @@ impl Nearby {
         Ok((page, total))
     }
 
-    /// Every row within the radius that passes the filters.
-    fn matches(&self, s: &Search, p: Point) -> Vec<Match> {
+    /// The rows within the radius that pass the filters: how many, and either all of them
+    /// (`keep` None) or at least those that may be among the nearest `keep`.
+    ///
+    /// Cells are visited nearest first, so the distance a row must beat to be kept soon falls
+    /// to about the k-th nearest match's; beyond it a row is only counted, and in a cell wholly
+    /// inside the circle it is counted without computing its distance at all.
+    fn matches(&self, s: &Search, p: Point, keep: Option<usize>) -> (usize, Vec<Match>) {
         let grid = self.grid.read().unwrap_or_else(PoisonError::into_inner);
         let statuses: Vec<u32> = s
             .statuses
@@ -570,12 +637,13 @@ impl Nearby {
         let organization = match &s.organization_id {
             Some(o) => match grid.organizations.find(o) {
                 Some(id) => Some(id),
-                None => return vec![],
+                None => return (0, vec![]),
             },
             None => None,
         };
+        // A status not stored matches no row; statuses are few, so a u16 holds them.
+        let statuses: Vec<u16> = statuses.into_iter().map(|x| x as u16).collect();
         let wanted = [
-            (s.service_types, false),
             (s.cost, false),
             (s.accessibility, true),
             (s.delivery, false),
@@ -586,6 +654,40 @@ impl Nearby {
         let postcode_pattern = s.postcode.as_ref().map(|pc| format!(",{pc},"));
         let mut language_ok: HashMap<u32, bool> = HashMap::new();
         let mut postcode_ok: HashMap<u32, bool> = HashMap::new();
+        let mut cold_passes = |c: &Cold| {
+            // `min_fee <= max` and the age bounds are false for a missing fee, as in SQL.
+            if s.max_fee
+                .is_some_and(|max| c.min_fee.is_nan() || c.min_fee > max)
+            {
+                return false;
+            }
+            if let Some(age) = s.age {
+                if c.minimum_age > age || c.maximum_age < age {
+                    return false;
+                }
+            }
+            if !language_patterns.is_empty()
+                && !*language_ok.entry(c.languages).or_insert_with(|| {
+                    let have = grid.languages.get(c.languages);
+                    language_patterns.iter().any(|l| have.contains(l.as_str()))
+                })
+            {
+                return false;
+            }
+            if let Some(pattern) = &postcode_pattern {
+                if !*postcode_ok
+                    .entry(c.postcodes)
+                    .or_insert_with(|| grid.postcodes.get(c.postcodes).contains(pattern.as_str()))
+                {
+                    return false;
+                }
+            }
+            true
+        };
+        let cold_filters = s.max_fee.is_some()
+            || s.age.is_some()
+            || !language_patterns.is_empty()
+            || postcode_pattern.is_some();
 
         let approx = Approx::new(p);
         let use_approx = s.radius <= APPROX_MAX_RADIUS;
@@ -593,89 +695,119 @@ impl Nearby {
         let b = bounds(p, s.radius);
         let (lo, hi) = b.lon.expect("handles() requires a longitude span");
         let (c0, c1) = (cell_of(b.min_lat, lo), cell_of(b.max_lat, hi));
-        let mut out = Vec::new();
+        let mut cells: Vec<(f64, bool, &Cell)> = Vec::new();
         for ci in c0.0..=c1.0 {
             for cj in c0.1..=c1.1 {
-                let Some(slots) = grid.cells.get(&(ci, cj)) else {
-                    continue;
-                };
-                for slot in slots {
-                    if !statuses.contains(&slot.status) {
-                        continue;
-                    }
-                    let masks_ok = wanted.iter().zip(slot.masks).all(|(&(want, all), has)| {
-                        want == 0
-                            || if all {
-                                has & want == want
-                            } else {
-                                has & want != 0
-                            }
-                    });
-                    if !masks_ok {
-                        continue;
-                    }
-                    // `min_fee <= max` and the age bounds are false for a missing fee, as in SQL.
-                    if s.max_fee
-                        .is_some_and(|max| slot.min_fee.is_nan() || slot.min_fee > max)
-                    {
-                        continue;
-                    }
-                    if let Some(age) = s.age {
-                        if slot.minimum_age > age || slot.maximum_age < age {
-                            continue;
-                        }
-                    }
-                    if organization.is_some_and(|o| o != slot.organization) {
-                        continue;
-                    }
-                    // The approximation decides alone where it cannot be wrong; the exact
-                    // distance decides near the edge, and everywhere beyond its range.
-                    let here = Point {
-                        lat: slot.lat,
-                        lon: slot.lon,
-                    };
-                    let quick = use_approx.then(|| approx.metres(slot.lat, slot.lon));
-                    if quick.is_some_and(|a| a > outer) {
-                        continue;
-                    }
-                    let (metres, exact) = match quick {
-                        Some(a) if a < inner => (a, false),
-                        _ => (distance(p, here), true),
-                    };
-                    if metres > s.radius {
-                        continue;
-                    }
-                    if !language_patterns.is_empty() {
-                        let ok = *language_ok.entry(slot.languages).or_insert_with(|| {
-                            let have = grid.languages.get(slot.languages);
-                            language_patterns.iter().any(|l| have.contains(l.as_str()))
-                        });
-                        if !ok {
-                            continue;
-                        }
-                    }
-                    if let Some(pattern) = &postcode_pattern {
-                        let ok = *postcode_ok.entry(slot.postcodes).or_insert_with(|| {
-                            grid.postcodes
-                                .get(slot.postcodes)
-                                .contains(pattern.as_str())
-                        });
-                        if !ok {
-                            continue;
-                        }
-                    }
-                    out.push(Match {
-                        key: slot.key,
-                        service: slot.service,
-                        lat: slot.lat,
-                        lon: slot.lon,
-                        metres,
-                        exact,
-                    });
+                if let Some(cell) = grid.cells.get(&(ci, cj)) {
+                    let (near, far) = approx.rect(ci, cj);
+                    cells.push((near, use_approx && far < inner, cell));
                 }
             }
         }
-        out
+        cells.sort_by(|a, b| a.0.total_cmp(&b.0));
+
+        let mut count = 0;
+        let mut out = Vec::new();
+        // The `keep` smallest distances kept so far; `bar` is what a row must not exceed to
+        // be kept.
+        let mut best: BinaryHeap<Metres> = BinaryHeap::new();
+        let mut bar = f64::INFINITY;
+        for (near, inside, cell) in cells {
+            let may_keep = !use_approx || near / (1.0 + EPS) <= bar;
+            for (i, slot) in cell.slots.iter().enumerate() {
+                if s.service_types != 0 && slot.service_types & s.service_types == 0 {
+                    continue;
+                }
+                if !statuses.contains(&slot.status) {
+                    continue;
+                }
+                let masks_ok = wanted.iter().zip(slot.masks).all(|(&(want, all), has)| {
+                    let has = has as i64;
+                    want == 0
+                        || if all {
+                            has & want == want
+                        } else {
+                            has & want != 0
+                        }
+                });
+                if !masks_ok {
+                    continue;
+                }
+                if organization.is_some_and(|o| o != slot.organization) {
+                    continue;
+                }
+                if cold_filters && !cold_passes(&cell.cold[i]) {
+                    continue;
+                }
+                if inside && !may_keep {
+                    count += 1;
+                    continue;
+                }
+                // The approximation decides alone where it cannot be wrong; the exact
+                // distance decides near the edge, and everywhere beyond its range.
+                let quick = use_approx.then(|| approx.metres(slot.lat, slot.lon));
+                if quick.is_some_and(|a| a > outer) {
+                    continue;
+                }
+                let (metres, exact) = match quick {
+                    Some(a) if a < inner => (a, false),
+                    _ => (
+                        distance(
+                            p,
+                            Point {
+                                lat: slot.lat,
+                                lon: slot.lon,
+                            },
+                        ),
+                        true,
+                    ),
+                };
+                if metres > s.radius {
+                    continue;
+                }
+                count += 1;
+                if metres > bar {
+                    continue;
+                }
+                if let Some(k) = keep {
+                    best.push(Metres(metres));
+                    if best.len() > k {
+                        best.pop();
+                    }
+                    if best.len() == k {
+                        bar = best.peek().map_or(f64::INFINITY, |m| m.0 * SPREAD);
+                    }
+                }
+                out.push(Match {
+                    key: cell.cold[i].key,
+                    service: cell.cold[i].service,
+                    lat: slot.lat,
+                    lon: slot.lon,
+                    metres,
+                    exact,
+                });
+            }
+        }
+        out.retain(|m| m.metres <= bar);
+        (count, out)
+    }
+}
+
+/// A distance ordered for a heap.
+#[derive(PartialEq)]
+struct Metres(f64);
+
+impl Eq for Metres {}
+
+impl PartialOrd for Metres {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Metres {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
     }
 }
 
@@ -753,6 +885,23 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    #[test]
+    fn every_filter_vocabulary_but_service_types_fits_a_slot_mask() {
+        use crate::vocab::{Facet, VOCABULARIES};
+        for facet in [
+            Facet::Cost,
+            Facet::Accessibility,
+            Facet::Delivery,
+            Facet::LowBarrier,
+            Facet::Population,
+        ] {
+            for code in VOCABULARIES.get(facet).codes() {
+                let bit = VOCABULARIES.get(facet).bit(code).unwrap();
+                assert!(u16::try_from(bit).is_ok(), "{facet:?} {code}");
+            }
         }
     }
 
