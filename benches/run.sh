@@ -12,12 +12,13 @@
 #      services), cached in $HAVEN_BENCH_DATA_DIR by size and seed;
 #   3. sqlite, postgres: imports it into a fresh database with `haven import` (timed; 0
 #      rejections expected): SQLite in a temporary file, PostgreSQL in a fresh `haven_bench`
-#      database on the throwaway server of scripts/pg-test-server.sh ($HAVEN_PG_DIR); starts
-#      `haven serve` (HAVEN_DEMO=false HAVEN_LOG=warn HAVEN_SEARCH_RATE=0) on a free 127.0.0.1 port, samples a few
-#      queries with curl (status, matches, items), warms up with wrk, then runs wrk --latency
-#      for HAVEN_BENCH_SECONDS with benches/search.lua cycling through 50 search paths centred
-#      on the generated towns; records requests/s, p50/p99, errors, the server's peak RSS
-#      (VmHWM) and CPU;
+#      database on the throwaway server of scripts/pg-test-server.sh ($HAVEN_PG_DIR); imports
+#      it again (timed; nothing should change); starts `haven serve` (HAVEN_DEMO=false
+#      HAVEN_LOG=warn HAVEN_SEARCH_RATE=0) on a free 127.0.0.1 port, samples a few queries
+#      with curl (status, matches, items), warms up with wrk, then runs wrk --latency for
+#      HAVEN_BENCH_SECONDS with benches/search.lua cycling through 50 search paths centred on
+#      the generated towns, then keyword and open-now searches for HAVEN_BENCH_OTHER_SECONDS
+#      each; records requests/s, p50/p99, errors, the server's peak RSS (VmHWM) and CPU;
 #   4. postgis: loads the same records (benches/postgis.py: point, status, cost and
 #      accessibility codes) into a PostGIS table with a GiST index (covering the filtered
 #      columns) on the same server, and runs the same query (ST_DWithin 10 km, the two
@@ -39,6 +40,10 @@
 #   HAVEN_BENCH_IMPORT_TIMEOUT  give up an import after this many seconds (7200); what was
 #                               committed by then is measured, and the table says so
 #   HAVEN_BENCH_DATA_DIR        cache for generated data (${TMPDIR:-/tmp}/haven-bench-data)
+#   HAVEN_BENCH_OTHER_SECONDS   load per keyword and open-now row, seconds (10)
+#   HAVEN_BENCH_SQLITE_KEEP     keep each loaded SQLite database in this directory, and serve
+#                               one found there instead of importing again (its import columns
+#                               then say "reused"; empty the directory when the schema changes)
 #   HAVEN_BENCH_SKIP_BUILD=1    use the existing release binary
 #   HAVEN_PG_DIR                PostgreSQL test server directory (${TMPDIR:-/tmp}/haven-bench-pg)
 #   CARGO_TARGET_DIR            where cargo builds (target/)
@@ -59,6 +64,8 @@ CONNECTIONS="${HAVEN_BENCH_CONNECTIONS:-2}"
 THREADS="${HAVEN_BENCH_THREADS:-2}"
 NQUERIES="${HAVEN_BENCH_QUERIES:-50}"
 IMPORT_TIMEOUT="${HAVEN_BENCH_IMPORT_TIMEOUT:-7200}"
+OTHER_SECONDS="${HAVEN_BENCH_OTHER_SECONDS:-10}"
+KEEP_DIR="${HAVEN_BENCH_SQLITE_KEEP:-}"
 PG_MAX="${HAVEN_BENCH_PG_MAX:-100000000}"
 DATA_DIR="${HAVEN_BENCH_DATA_DIR:-$TMP/haven-bench-data}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -69,7 +76,7 @@ log() { echo "bench: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 for n in $SIZES; do [[ "$n" =~ ^[0-9]+$ ]] || die "HAVEN_BENCH_SIZES must be whole numbers, got '$n'"; done
-for v in PG_MAX SEED DURATION WARMUP CONNECTIONS THREADS NQUERIES IMPORT_TIMEOUT; do
+for v in PG_MAX SEED DURATION WARMUP CONNECTIONS THREADS NQUERIES IMPORT_TIMEOUT OTHER_SECONDS; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 for b in $BACKENDS; do
@@ -154,6 +161,7 @@ field() { # field NAME LINE -> value of NAME=value in LINE
 }
 
 ROWS=()
+OTHER_ROWS=()
 NOTES=()
 IMPORTS=()
 declare -A POSTGIS_RPS=()
@@ -175,11 +183,17 @@ stop_pg() {
 }
 
 bench_backend() {
-    local backend="$1" url import_log t0 t1 import_s rate imported rejected summary status
+    local backend="$1" url import_log t0 t1 import_s rate imported rejected summary status reused=0
     import_log="$RUN_DIR/import-$backend.log"
     case "$backend" in
         sqlite)
-            url="sqlite://$RUN_DIR/haven-bench.db"
+            if [ -n "$KEEP_DIR" ]; then
+                mkdir -p "$KEEP_DIR"
+                url="sqlite://$KEEP_DIR/haven-n$SERVICES-seed$SEED.db"
+                [ -s "${url#sqlite://}" ] && reused=1
+            else
+                url="sqlite://$RUN_DIR/haven-bench.db"
+            fi
             ;;
         postgres)
             local admin
@@ -192,32 +206,47 @@ bench_backend() {
             ;;
     esac
 
-    # Import.
-    log "[$backend] importing $SERVICES services ($DATA_MB MB of ndjson)"
-    t0="$(date +%s.%N)"
-    status=0
-    # GNU time (if present) reports the importer's peak RSS; it wraps `timeout`, so a stopped
-    # import is still reported.
-    local timer=()
-    [ -x /usr/bin/time ] && timer=(/usr/bin/time -f 'IMPORT_TIME elapsed=%e maxrss_kb=%M')
-    DATABASE_URL="$url" HAVEN_LOG=warn "${timer[@]}" timeout "$IMPORT_TIMEOUT" \
-        "$BIN" import "$DATA" >"$import_log" 2>&1 || status=$?
-    t1="$(date +%s.%N)"
-    import_s="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
-    summary="$(grep '^imported:' "$import_log" | tail -n1 || true)"
-    rejected="$(sed -n 's/.* \([0-9]*\) rejected$/\1/p' <<<"$summary")"
-    local import_rss
-    import_rss="$(sed -n 's/.*maxrss_kb=\([0-9]*\).*/\1/p' "$import_log" | tail -n1)"
-    if [ "$status" = 124 ]; then
-        NOTES+=("$backend: the import was stopped after ${IMPORT_TIMEOUT}s (HAVEN_BENCH_IMPORT_TIMEOUT); the search ran over what had been committed.")
-    elif [ "$status" != 0 ]; then
-        NOTES+=("$backend: \`haven import\` exited with status $status: $(grep -v '^IMPORT_TIME' "$import_log" | tail -n 3 | tr '\n' ' ')")
+    # Import (unless a kept database is served again).
+    if [ "$reused" = 1 ]; then
+        log "[$backend] serving the kept ${url#sqlite://}"
+        import_s="reused"
+        IMPORTS+=("$SERVICES, $backend: the database loaded by an earlier run was served again (${url#sqlite://})")
+    else
+            log "[$backend] importing $SERVICES services ($DATA_MB MB of ndjson)"
+        t0="$(date +%s.%N)"
+        status=0
+        # GNU time (if present) reports the importer's peak RSS; it wraps `timeout`, so a stopped
+        # import is still reported.
+        local timer=()
+        [ -x /usr/bin/time ] && timer=(/usr/bin/time -f 'IMPORT_TIME elapsed=%e maxrss_kb=%M')
+        DATABASE_URL="$url" HAVEN_LOG=warn "${timer[@]}" timeout "$IMPORT_TIMEOUT" \
+            "$BIN" import "$DATA" >"$import_log" 2>&1 || status=$?
+        t1="$(date +%s.%N)"
+        import_s="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+        summary="$(grep '^imported:' "$import_log" | tail -n1 || true)"
+        rejected="$(sed -n 's/.* \([0-9]*\) rejected$/\1/p' <<<"$summary")"
+        local import_rss
+        import_rss="$(sed -n 's/.*maxrss_kb=\([0-9]*\).*/\1/p' "$import_log" | tail -n1)"
+        if [ "$status" = 124 ]; then
+            NOTES+=("$backend: the import was stopped after ${IMPORT_TIMEOUT}s (HAVEN_BENCH_IMPORT_TIMEOUT); the search ran over what had been committed.")
+        elif [ "$status" != 0 ]; then
+            NOTES+=("$backend: \`haven import\` exited with status $status: $(grep -v '^IMPORT_TIME' "$import_log" | tail -n 3 | tr '\n' ' ')")
+        fi
+        if [ -n "$rejected" ] && [ "$rejected" != 0 ]; then
+            NOTES+=("$backend: $rejected records rejected; first: $(grep -m1 '^rejected' "$import_log")")
+        fi
+        log "[$backend] import: ${import_s}s, exit $status, ${summary:-no summary}"
+        IMPORTS+=("$SERVICES, $backend: ${summary:-no summary line} in ${import_s} s (exit status $status)${import_rss:+, importer peak RSS $((import_rss / 1024)) MB}")
+        # The same file again: nothing should change, and it should not take much longer.
+        if [ "$status" = 0 ]; then
+            t0="$(date +%s.%N)"
+            DATABASE_URL="$url" HAVEN_LOG=warn timeout "$IMPORT_TIMEOUT" \
+                "$BIN" import "$DATA" >"$import_log.again" 2>&1 || true
+            t1="$(date +%s.%N)"
+            IMPORTS+=("$SERVICES, $backend, the same file again: $(grep '^imported:' "$import_log.again" | tail -n1) in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s")
+            log "[$backend] again: $(tail -n1 "$import_log.again")"
+        fi
     fi
-    if [ -n "$rejected" ] && [ "$rejected" != 0 ]; then
-        NOTES+=("$backend: $rejected records rejected; first: $(grep -m1 '^rejected' "$import_log")")
-    fi
-    log "[$backend] import: ${import_s}s, exit $status, ${summary:-no summary}"
-    IMPORTS+=("$backend: ${summary:-no summary line} in ${import_s} s (exit status $status)${import_rss:+, importer peak RSS $((import_rss / 1024)) MB}")
 
     # Serve.
     local port base serve_log
@@ -241,7 +270,13 @@ bench_backend() {
         python3 -c 'import json, sys; print(json.load(sys.stdin)["total_items"])')"
     [ "$imported" = "$SERVICES" ] ||
         NOTES+=("$backend: the API lists $imported services, not $SERVICES.")
-    rate="$(awk -v n="$imported" -v s="$import_s" 'BEGIN { printf "%.0f", n / s }')"
+    local import_cell="$import_s s" rate_cell
+    if [ "$reused" = 1 ]; then
+        import_cell="reused"
+        rate_cell="–"
+    else
+        rate_cell="$(awk -v n="$imported" -v s="$import_s" 'BEGIN { printf "%.0f", n / s }')/s"
+    fi
 
     # Sample queries: status, matches within 10 km, items on the first page, latency.
     local sample
@@ -312,7 +347,30 @@ PY
     local label="$backend"
     [ "$backend" = postgres ] && label="PostgreSQL ${PG_VERSION%% *}"
     [ "$backend" = sqlite ] && label="SQLite (bundled)"
-    ROWS+=("$SERVICES|$rps|| $imported | $label | ${import_s} s | $rate/s | $rps | $p50 | $p99 | @RATIO@ | $errs | $rss | $cpu | $(field matches "$sample") ($(field min "$sample")–$(field max "$sample")) | $(field items "$sample") | $load |")
+    ROWS+=("$SERVICES|$rps|| $imported | $label | $import_cell | $rate_cell | $rps | $p50 | $p99 | @RATIO@ | $errs | $rss | $cpu | $(field matches "$sample") ($(field min "$sample")–$(field max "$sample")) | $(field items "$sample") | $load |")
+
+    # Searches the database answers rather than the near-here index: keywords over the whole
+    # directory, and the near-here query restricted to what is open now.
+    local kind qfile
+    for kind in keyword open_now; do
+        qfile="$RUN_DIR/queries-$kind.txt"
+        case "$kind" in
+            keyword)
+                for w in naloxone syringe counselling housing methadone crisis peer recovery buprenorphine shelter; do
+                    echo "/services?search=$w&per_page=20"
+                done >"$qfile"
+                ;;
+            open_now) sed 's/$/\&open_now=true/' "$QUERIES" >"$qfile" ;;
+        esac
+        wrk_out="$RUN_DIR/wrk-$backend-$kind.txt"
+        HAVEN_BENCH_QUERIES="$qfile" timeout $((OTHER_SECONDS + 60)) wrk -t"$THREADS" -c"$CONNECTIONS" \
+            -d"${OTHER_SECONDS}s" --latency -s "$ROOT/benches/search.lua" "$base" >"$wrk_out" 2>&1 ||
+            die "[$backend] wrk failed: $(tail -n 5 "$wrk_out")"
+        line="$(grep '^HAVEN_BENCH ' "$wrk_out" | tail -n1)"
+        [ -n "$line" ] || die "[$backend] no summary line from wrk ($kind)"
+        log "[$backend] $kind: $line"
+        OTHER_ROWS+=("| $imported | $label | $kind | $(awk -v x="$(field rps "$line")" 'BEGIN { printf "%.0f", x }') | $(ms "$(field p50_us "$line")") | $(ms "$(field p99_us "$line")") | $(field http_errors "$line") |")
+    done
 
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
@@ -322,7 +380,7 @@ PY
         psql "${url%/*}/postgres" -qX -c "DROP DATABASE IF EXISTS haven_bench" >&2 || true
         stop_pg
     fi
-    rm -f "$RUN_DIR"/haven-bench.db*
+    [ -n "$KEEP_DIR" ] || rm -f "$RUN_DIR"/haven-bench.db*
 }
 
 # The same query straight against PostgreSQL + PostGIS: a GiST index over the same generated
@@ -421,6 +479,16 @@ for r in "${ROWS[@]}"; do
     row="${r#*||}"
     echo "|${row/@RATIO@/$ratio}"
 done
+
+if [ "${#OTHER_ROWS[@]}" -gt 0 ]; then
+    echo
+    echo "Other searches: \`keyword\` is \`GET /services?search=WORD&per_page=20\` over 10 words; \`open_now\` is the"
+    echo "query above with \`open_now=true\`. wrk ${OTHER_SECONDS} s each, same connections."
+    echo
+    echo "| services | database | search | requests/s | p50 | p99 | errors |"
+    echo "|---:|---|---|---:|---:|---:|---:|"
+    printf '%s\n' "${OTHER_ROWS[@]}"
+fi
 echo
 echo "Machine: $(nproc) CPUs ($model), $mem RAM, Linux $(uname -r); haven $commit; wrk $(wrk -v 2>&1 | head -n1 | awk '{ print $2 }'); data seed $SEED."
 echo

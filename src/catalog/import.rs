@@ -2,9 +2,9 @@
 //!
 //! Input is a JSON array or ndjson of fully nested services. Each record is read, validated and
 //! upserted by id on its own: a bad record is reported with its position, id and field, and the
-//! good ones are stored. Records are committed in batches; a batch with a record the database refuses
-//! is written again with a savepoint per record, so that record does not take its neighbours
-//! with it.
+//! good ones are stored. Records are committed in batches; a batch with a record the database
+//! refuses is written again with a savepoint per record, so that record does not take its
+//! neighbours with it.
 
 use std::io::{BufRead, Write};
 use std::sync::mpsc::SyncSender;
@@ -17,11 +17,13 @@ use crate::error::FieldError;
 use crate::hsds::model::Service;
 use crate::hsds::validate;
 
-/// Records per transaction.
 /// Records per transaction. Each commit writes every page the batch touched, and with random
 /// ids that is most index pages: 5,000 a commit loaded 50,000 services in 57 s, 500 in 81 s.
 /// The batch is held parsed in memory (about 90 MB at this size).
 const BATCH: usize = 5000;
+/// Records the reader may parse ahead of the writer: enough to keep it busy while a batch
+/// commits, few enough not to hold another batch in memory.
+const READ_AHEAD: usize = 1000;
 
 /// A record that was not imported.
 #[derive(Debug, Clone, PartialEq)]
@@ -262,7 +264,7 @@ pub fn import(
         progress,
     };
     std::thread::scope(|scope| {
-        let (to, from) = std::sync::mpsc::sync_channel::<Parsed>(2 * BATCH);
+        let (to, from) = std::sync::mpsc::sync_channel::<Parsed>(READ_AHEAD);
         let reader = scope.spawn(move || read(input, to));
         let mut loaded = Ok(());
         for (position, parsed) in from.iter() {

@@ -220,8 +220,8 @@ fn write_children(
             "INSERT INTO {table} (owner_kind, owner_id, position, id, doc{}) VALUES (",
             if attribute { ", taxonomy_term_id" } else { "" }
         );
-        // One prepared row at a time: as fast as a multi-row insert once prepared, and one
-        // statement text per table however many items there are.
+        // A row at a time, so that each table has one prepared statement whatever the number
+        // of items (a multi-row insert would be a new statement for every count).
         for (i, item) in items.iter().enumerate() {
             let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
             let mut ins = Sql::prepared(&insert);

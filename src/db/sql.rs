@@ -87,9 +87,9 @@ impl Sql {
     }
 
     /// A statement whose text is the same on every call (only its bind values vary), kept
-    /// prepared by the connection. Parsing is most of the cost of a small write (a bulk import
-    /// runs dozens per service); statements built with a varying shape (filters, `IN` lists)
-    /// must not use this, or every shape would be kept.
+    /// prepared by the connection, so it is not parsed again (a bulk import runs dozens per
+    /// service). Statements built with a varying shape (filters, `IN` lists) must not use
+    /// this, or every shape would be kept.
     pub fn prepared(text: &str) -> Self {
         Sql {
             prepared: true,
