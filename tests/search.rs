@@ -294,8 +294,32 @@ fn open_now_and_open_at_respect_local_time_and_daylight_saving() {
             .at(LAT, LON)
             .with(weekdays("always", "00:00", "23:59", "MO,TU,WE,TH,FR,SA,SU"))
             .build(),
+        // Hours that hold only from a date: not the same every week.
+        Fixture::new("from november")
+            .at(LAT, LON)
+            .with(json!({"schedules": [{
+                "id": common::id("schedule/from november"),
+                "service_id": sid("from november"),
+                "freq": "WEEKLY", "opens_at": "09:00", "closes_at": "17:00",
+                "valid_from": "2026-11-01",
+            }]}))
+            .build(),
     ]);
-    let open = |at: &str| sorted(server.names(&format!("/services?open_at={at}")));
+    let open = |at: &str| {
+        let everywhere = sorted(server.names(&format!("/services?open_at={at}")));
+        // Near Charlottesville the near-here index answers, from its own copy of the hours;
+        // it must agree with the schedules.
+        let near = sorted(server.names(&format!(
+            "/services?open_at={at}&lat={LAT}&lon={LON}&proximity=20000"
+        )));
+        let expected: Vec<String> = everywhere
+            .iter()
+            .filter(|n| *n != "london")
+            .cloned()
+            .collect();
+        assert_eq!(near, expected, "near here at {at}");
+        everywhere
+    };
     // Saturday 31 October 2026, before the US change: EDT, UTC-4. 13:30Z is 09:30 in Virginia.
     assert_eq!(
         open("2026-10-31T13:30:00Z"),
@@ -308,14 +332,17 @@ fn open_now_and_open_at_respect_local_time_and_daylight_saving() {
     // ...and 14:30Z is 09:30, open. The same instant is given with an offset too.
     assert_eq!(
         open("2026-11-02T14:30:00Z"),
-        ["always", "london", "nine to five"]
+        ["always", "from november", "london", "nine to five"]
     );
     assert_eq!(
         open("2026-11-02T09:30:00-05:00"),
-        ["always", "london", "nine to five"]
+        ["always", "from november", "london", "nine to five"]
     );
     // 21:30Z on 2 Nov is 16:30 EST (open); on 31 Oct 21:30Z was 17:30 EDT (closed).
-    assert_eq!(open("2026-11-02T21:30:00Z"), ["always", "nine to five"]);
+    assert_eq!(
+        open("2026-11-02T21:30:00Z"),
+        ["always", "from november", "nine to five"]
+    );
     assert_eq!(open("2026-10-31T21:30:00Z"), ["always"]);
     // Friday 27 November 23:00 EST and the small hours of Saturday belong to Friday night.
     assert_eq!(open("2026-11-28T04:00:00Z"), ["always", "night shelter"]);

@@ -1,15 +1,19 @@
 //! Search agrees with a brute-force scan: a few thousand generated services, a few hundred
-//! random "near here, with this cost and accessibility" queries, and for each the server's
-//! answer (count, and the distances of the first page, nearest first) against every
-//! service_at_location checked one by one in the test. Whatever index or shortcut search uses
+//! random "near here, with this cost and accessibility" queries, a third of them also "open
+//! at" a random instant, and for each the server's answer (count, and the distances of the
+//! first page, nearest first) against every service_at_location checked one by one in the
+//! test, its hours by the schedules themselves. Whatever index or shortcut search uses
 //! (bounding boxes, paging, ordering), it must not change an answer.
 
 mod common;
 
+use chrono::{DateTime, Duration, SecondsFormat, TimeZone, Utc};
+use chrono_tz::Tz;
 use common::TestServer;
 use geo::{Distance, Geodesic, Point};
-use haven::hsds::model::Service;
-use haven::search::index;
+use haven::hsds::model::{Schedule, Service};
+use haven::search::hours::is_open;
+use haven::search::{index, place};
 use haven::vocab::{Facet, VOCABULARIES};
 
 /// A small deterministic generator (splitmix64), so a failure can be replayed.
@@ -54,7 +58,11 @@ fn search_matches_a_brute_force_scan() {
         .iter()
         .flat_map(|v| {
             let s: Service = serde_json::from_value(v.clone()).unwrap();
-            index::entries(&s, |_| None)
+            index::entries(&s, |l| {
+                l.latitude
+                    .zip(l.longitude)
+                    .and_then(|(lat, lon)| place::time_zone(lat, lon))
+            })
         })
         .filter(|e| e.status == "active" && e.latitude.is_some() && e.longitude.is_some())
         .collect();
@@ -64,6 +72,17 @@ fn search_matches_a_brute_force_scan() {
     let access: [&[&str]; 3] = [&[], &["wheelchair"], &["wheelchair", "interpreter"]];
     let mut rng = Rng(2026);
     let mut compared = 0;
+    let mut open_compared = 0;
+    let week_start = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
+    let open = |e: &index::Entry, at: DateTime<Utc>| {
+        let schedules: Vec<Schedule> = e
+            .hours
+            .as_deref()
+            .map(|h| serde_json::from_str(h).unwrap())
+            .unwrap_or_default();
+        let zone = e.time_zone.as_deref().and_then(|z| z.parse::<Tz>().ok());
+        is_open(&schedules, zone, at)
+    };
     for _ in 0..200 {
         // Near a real place (services cluster), a few km off, with a radius from 0.5 to 30 km.
         let at = &entries[rng.below(entries.len())];
@@ -73,6 +92,9 @@ fn search_matches_a_brute_force_scan() {
         let radius = (500.0 + rng.unit() * 29_500.0).round();
         let cost = costs[rng.below(costs.len())];
         let accessibility = access[rng.below(access.len())];
+        // Any minute of a week, with seconds.
+        let at = (rng.below(3) == 0)
+            .then(|| week_start + Duration::seconds(rng.below(7 * 86_400) as i64));
 
         let (cost_mask, access_mask) = (
             mask(Facet::Cost, cost),
@@ -83,6 +105,7 @@ fn search_matches_a_brute_force_scan() {
             .iter()
             .filter(|e| cost.is_empty() || e.cost & cost_mask != 0)
             .filter(|e| e.accessibility & access_mask == access_mask)
+            .filter(|e| at.is_none_or(|at| open(e, at)))
             .map(|e| Geodesic.distance(here, Point::new(e.longitude.unwrap(), e.latitude.unwrap())))
             .filter(|d| *d <= radius)
             .collect();
@@ -94,6 +117,10 @@ fn search_matches_a_brute_force_scan() {
         }
         if !accessibility.is_empty() {
             path.push_str(&format!("&accessibility={}", accessibility.join(",")));
+        }
+        if let Some(at) = at {
+            let at = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+            path.push_str(&format!("&open_at={at}"));
         }
         let page = server.json(&format!("{path}&per_page=100"));
         assert_eq!(
@@ -134,9 +161,16 @@ fn search_matches_a_brute_force_scan() {
             assert!((g - e).abs() < 0.01, "{path} page {number}: {g} vs {e}");
         }
         compared += expected.len();
+        if at.is_some() {
+            open_compared += expected.len();
+        }
     }
     assert!(
         compared > 1_000,
         "the queries should find things: {compared}"
+    );
+    assert!(
+        open_compared > 100,
+        "the queries open at an instant should find things: {open_compared}"
     );
 }

@@ -6,3 +6,4 @@ pub mod index;
 pub mod nearby;
 pub mod place;
 pub mod query;
+pub mod week;

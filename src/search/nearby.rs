@@ -4,9 +4,11 @@
 //! finishing in Rust cost about 30 ms a search at 100,000 services. This index keeps what the
 //! filters test (point, masks, fees, ages, and interned languages, postcodes and organisations)
 //! in a grid of small cells, so a near-here search reads memory only and asks the database just
-//! for the names and ids of the page it returns. Opening hours are not kept: nearly every place
-//! has its own, and holding them parsed took gigabytes at a million services, so `open_now`
-//! and `open_at` searches go to the database.
+//! for the names and ids of the page it returns. Opening hours are kept as a number per row:
+//! the row's pattern of open minutes in the local week (`week.rs`), stored once however many
+//! places share it, and its time zone. (Holding the schedules themselves, parsed, took
+//! gigabytes at a million services.) The few rows whose hours change from week to week are
+//! checked against their schedules, read from the database, when a search asks for hours.
 //!
 //! It follows the database through `search_change`, to which every change of a service's search
 //! rows appends the service's id in the same transaction. A search first reads the newest
@@ -25,15 +27,19 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use diesel::sql_types::{BigInt, Double, Nullable, Text};
 use diesel::QueryableByName;
 
 use crate::catalog::rendered::Rendered;
 use crate::db::{Backend, DbConnection, Sql};
+use crate::hsds::model::Schedule;
 use crate::search::filters::{Point, Search};
+use crate::search::hours::is_open;
 use crate::search::place::{bounds, distance};
 use crate::search::query::{Hit, Unit};
+use crate::search::week::{self, Week};
 use crate::state::AppState;
 
 /// Cell size in degrees. A 10 km search touches about 5 × 6 cells at mid latitudes.
@@ -51,13 +57,15 @@ const APPROX_MAX_RADIUS: f64 = 100_000.0;
 /// `APPROX_MAX_RADIUS` · 1.5 and away from the poles (tested below, with a margin).
 const EPS: f64 = 0.005;
 const NONE: u32 = u32::MAX;
+/// The `week` of a row whose hours are not the same every week.
+const DATED: u32 = u32::MAX;
 /// How far the approximate distance of a row may exceed another's while its exact distance
 /// is not larger.
 const SPREAD: f64 = (1.0 + EPS) / (1.0 - EPS);
 
 /// Whether a search can be answered from memory: a point, a page, and only filters the index
-/// holds. Keyword and taxonomy filters, opening hours, `modified_after` and all-results exports
-/// go to the database.
+/// holds. Keyword and taxonomy filters, `modified_after` and all-results exports go to the
+/// database.
 pub fn handles(s: &Search) -> bool {
     let Some(p) = s.point else {
         return false;
@@ -66,7 +74,6 @@ pub fn handles(s: &Search) -> bool {
         && s.taxonomy_term_id.is_none()
         && s.taxonomy_id.is_none()
         && s.modified_after.is_none()
-        && s.open_at.is_none()
         && !s.around_postcode
         && bounds(p, s.radius).lon.is_some()
         && p.lat.abs() <= 80.0
@@ -96,6 +103,10 @@ struct Cold {
     maximum_age: f64,
     languages: u32,
     postcodes: u32,
+    /// The pattern of open minutes in `Grid::weeks`, or `DATED`.
+    week: u32,
+    /// The time zone in `Grid::zones`, or `NONE`.
+    zone: u32,
 }
 
 /// The rows of one cell, in two parallel lists.
@@ -103,6 +114,8 @@ struct Cold {
 struct Cell {
     slots: Vec<Slot>,
     cold: Vec<Cold>,
+    /// How many rows have `DATED` hours.
+    dated: usize,
 }
 
 /// Strings stored once, by number.
@@ -146,6 +159,10 @@ struct Grid {
     languages: Strings,
     postcodes: Strings,
     organizations: Strings,
+    zones: Strings,
+    /// Each weekly pattern of opening hours once.
+    weeks: Vec<Week>,
+    week_ids: HashMap<Week, u32>,
     rows: usize,
 }
 
@@ -201,14 +218,45 @@ struct Row {
     minimum_age: Option<f64>,
     #[diesel(sql_type = Nullable<Double>)]
     maximum_age: Option<f64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    time_zone: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    hours: Option<String>,
 }
 
 const ROW_COLUMNS: &str = "SELECT id, service_id, organization_id, status, latitude, longitude, \
      service_types, cost, accessibility, delivery, low_barrier, population, languages, \
-     postcodes, min_fee, minimum_age, maximum_age FROM search_entry \
+     postcodes, min_fee, minimum_age, maximum_age, time_zone, hours FROM search_entry \
      WHERE latitude IS NOT NULL AND longitude IS NOT NULL";
 
+#[derive(QueryableByName)]
+struct Hours {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    time_zone: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    hours: Option<String>,
+}
+
+/// A row's schedules, as the database path reads them: unreadable is none.
+fn schedules(hours: Option<&str>) -> Vec<Schedule> {
+    hours
+        .and_then(|h| serde_json::from_str(h).ok())
+        .unwrap_or_default()
+}
+
 impl Grid {
+    fn week_id(&mut self, w: Week) -> u32 {
+        if let Some(&id) = self.week_ids.get(&w) {
+            return id;
+        }
+        let id = self.weeks.len() as u32;
+        self.weeks.push(w.clone());
+        self.week_ids.insert(w, id);
+        id
+    }
+
     fn add(&mut self, r: Row) {
         let narrow = |mask: i64| u16::try_from(mask).unwrap_or(u16::MAX);
         let slot = Slot {
@@ -227,6 +275,14 @@ impl Grid {
             organization: self.organizations.intern(r.organization_id.as_deref()),
         };
         let service = service_hash(&r.service_id);
+        let zoned = r
+            .time_zone
+            .as_deref()
+            .is_some_and(|z| z.parse::<Tz>().is_ok());
+        let week = match week::weekly(&schedules(r.hours.as_deref()), zoned) {
+            Some(w) => self.week_id(w),
+            None => DATED,
+        };
         let cold = Cold {
             key: r.id,
             service,
@@ -235,6 +291,8 @@ impl Grid {
             maximum_age: or_nan(r.maximum_age),
             languages: self.languages.intern(Some(&r.languages)),
             postcodes: self.postcodes.intern(Some(&r.postcodes)),
+            week,
+            zone: self.zones.intern(r.time_zone.as_deref()),
         };
         let at = cell_of(slot.lat, slot.lon);
         match self.homes.get(&service) {
@@ -252,6 +310,7 @@ impl Grid {
         let cell = self.cells.entry(at).or_default();
         cell.slots.push(slot);
         cell.cold.push(cold);
+        cell.dated += usize::from(week == DATED);
         self.rows += 1;
     }
 
@@ -266,7 +325,8 @@ impl Grid {
                 while i < cell.cold.len() {
                     if cell.cold[i].service == service {
                         cell.slots.swap_remove(i);
-                        cell.cold.swap_remove(i);
+                        let gone = cell.cold.swap_remove(i);
+                        cell.dated -= usize::from(gone.week == DATED);
                         self.rows -= 1;
                     } else {
                         i += 1;
@@ -530,9 +590,13 @@ impl Nearby {
         let k = offset + per_page as usize;
         // Rows are units for service_at_locations, so the scan can keep just the rows that
         // may be among the first k; services count each service once, so it keeps them all.
+        let dated_open = match s.open_at {
+            Some(at) => self.dated_open(conn, s, p, at)?,
+            None => HashSet::new(),
+        };
         let (count, matches) = match unit {
-            Unit::ServiceAtLocation => self.matches(s, p, Some(k)),
-            Unit::Service => self.matches(s, p, None),
+            Unit::ServiceAtLocation => self.matches(s, p, Some(k), &dated_open),
+            Unit::Service => self.matches(s, p, None, &dated_open),
         };
 
         // The total, and each unit's nearest approximate distance.
@@ -621,13 +685,57 @@ impl Nearby {
         Ok((page, total))
     }
 
+    /// Of the rows whose hours change from week to week, in the cells a search around `p`
+    /// visits, those open at `at`, by the schedules themselves.
+    fn dated_open(
+        &self,
+        conn: &mut DbConnection,
+        s: &Search,
+        p: Point,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<HashSet<i64>> {
+        let keys: Vec<i64> = {
+            let grid = self.grid.read().unwrap_or_else(PoisonError::into_inner);
+            let (c0, c1) = cell_span(p, s.radius);
+            let mut keys = Vec::new();
+            for ci in c0.0..=c1.0 {
+                for cj in c0.1..=c1.1 {
+                    if let Some(cell) = grid.cells.get(&(ci, cj)).filter(|c| c.dated > 0) {
+                        let dated = cell.cold.iter().filter(|c| c.week == DATED);
+                        keys.extend(dated.map(|c| c.key));
+                    }
+                }
+            }
+            keys
+        };
+        let mut open = HashSet::new();
+        for chunk in keys.chunks(500) {
+            let mut q = Sql::new("SELECT id, time_zone, hours FROM search_entry WHERE id IN ");
+            q.bind_list(chunk.iter().copied());
+            for row in q.load::<Hours>(conn)? {
+                let zone = row.time_zone.as_deref().and_then(|z| z.parse::<Tz>().ok());
+                if is_open(&schedules(row.hours.as_deref()), zone, at) {
+                    open.insert(row.id);
+                }
+            }
+        }
+        Ok(open)
+    }
+
     /// The rows within the radius that pass the filters: how many, and either all of them
-    /// (`keep` None) or at least those that may be among the nearest `keep`.
+    /// (`keep` None) or at least those that may be among the nearest `keep`. `dated_open`:
+    /// the rows of `dated_open()` (when the search asks for hours).
     ///
     /// Cells are visited nearest first, so the distance a row must beat to be kept soon falls
     /// to about the k-th nearest match's; beyond it a row is only counted, and in a cell wholly
     /// inside the circle it is counted without computing its distance at all.
-    fn matches(&self, s: &Search, p: Point, keep: Option<usize>) -> (usize, Vec<Match>) {
+    fn matches(
+        &self,
+        s: &Search,
+        p: Point,
+        keep: Option<usize>,
+        dated_open: &HashSet<i64>,
+    ) -> (usize, Vec<Match>) {
         let grid = self.grid.read().unwrap_or_else(PoisonError::into_inner);
         let statuses: Vec<u32> = s
             .statuses
@@ -654,7 +762,25 @@ impl Nearby {
         let postcode_pattern = s.postcode.as_ref().map(|pc| format!(",{pc},"));
         let mut language_ok: HashMap<u32, bool> = HashMap::new();
         let mut postcode_ok: HashMap<u32, bool> = HashMap::new();
+        // The minute of the local week in each zone held, at the instant asked for.
+        let minutes: Option<Vec<Option<u16>>> = s.open_at.map(|at| {
+            let zones = grid.zones.values.iter();
+            zones
+                .map(|z| z.parse::<Tz>().ok().map(|tz| week::minute_of_week(tz, at)))
+                .collect()
+        });
         let mut cold_passes = |c: &Cold| {
+            if let Some(minutes) = &minutes {
+                let open = if c.week == DATED {
+                    dated_open.contains(&c.key)
+                } else {
+                    let minute = minutes.get(c.zone as usize).copied().flatten();
+                    minute.is_some_and(|m| week::open(&grid.weeks[c.week as usize], m))
+                };
+                if !open {
+                    return false;
+                }
+            }
             // `min_fee <= max` and the age bounds are false for a missing fee, as in SQL.
             if s.max_fee
                 .is_some_and(|max| c.min_fee.is_nan() || c.min_fee > max)
@@ -684,7 +810,8 @@ impl Nearby {
             }
             true
         };
-        let cold_filters = s.max_fee.is_some()
+        let cold_filters = s.open_at.is_some()
+            || s.max_fee.is_some()
             || s.age.is_some()
             || !language_patterns.is_empty()
             || postcode_pattern.is_some();
@@ -692,9 +819,7 @@ impl Nearby {
         let approx = Approx::new(p);
         let use_approx = s.radius <= APPROX_MAX_RADIUS;
         let (inner, outer) = (s.radius * (1.0 - EPS), s.radius * (1.0 + EPS));
-        let b = bounds(p, s.radius);
-        let (lo, hi) = b.lon.expect("handles() requires a longitude span");
-        let (c0, c1) = (cell_of(b.min_lat, lo), cell_of(b.max_lat, hi));
+        let (c0, c1) = cell_span(p, s.radius);
         let mut cells: Vec<(f64, bool, &Cell)> = Vec::new();
         for ci in c0.0..=c1.0 {
             for cj in c0.1..=c1.1 {
@@ -791,6 +916,13 @@ impl Nearby {
         out.retain(|m| m.metres <= bar);
         (count, out)
     }
+}
+
+/// The first and last cells of the box around a circle.
+fn cell_span(p: Point, radius: f64) -> ((i32, i32), (i32, i32)) {
+    let b = bounds(p, radius);
+    let (lo, hi) = b.lon.expect("handles() requires a longitude span");
+    (cell_of(b.min_lat, lo), cell_of(b.max_lat, hi))
 }
 
 /// A distance ordered for a heap.
