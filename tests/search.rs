@@ -397,6 +397,46 @@ fn keyword_search_uses_the_full_text_index() {
 }
 
 #[test]
+fn keyword_pages_are_in_name_order_however_they_are_found() {
+    // Ten of twelve services mention naloxone, stored in no particular order. A page that is
+    // small next to the matches is found by walking the names in order, a large one by sorting
+    // the matches (`walk_names` in query.rs); both must give the same order and total.
+    let all = [
+        "kilo", "alpha", "hotel", "echo", "juliet", "bravo", "india", "golf", "delta", "foxtrot",
+        "charlie", "lima",
+    ];
+    let fixtures: Vec<_> = all
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let about = if i < 10 {
+                "Naloxone kits and training"
+            } else {
+                "Housing advice"
+            };
+            Fixture::new(name)
+                .at(LAT, LON)
+                .with(json!({"description": about}))
+                .build()
+        })
+        .collect();
+    let server = TestServer::with(&fixtures);
+    let expected = sorted(all[..10].iter().map(|n| n.to_string()).collect());
+    for list in ["services", "service_at_locations"] {
+        let whole = format!("/{list}?search=naloxone&per_page=50");
+        assert_eq!(server.json(&whole)["total_items"], 10, "{whole}");
+        assert_eq!(server.names(&whole), expected, "{whole}");
+        let mut paged = Vec::new();
+        for page in 1..=5 {
+            let path = format!("/{list}?search=naloxone&per_page=2&page={page}");
+            assert_eq!(server.json(&path)["total_items"], 10, "{path}");
+            paged.extend(server.names(&path));
+        }
+        assert_eq!(paged, expected, "{list} page by page");
+    }
+}
+
+#[test]
 fn status_organization_and_modified_after() {
     let server = TestServer::with(&[
         Fixture::new("open").build(),

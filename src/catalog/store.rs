@@ -659,17 +659,29 @@ fn reindex(conn: &mut DbConnection, service: &Service, stamp: &str) -> anyhow::R
     let service_id = service.id.as_str();
     let zones = location_zones(conn, service)?;
     let entries = index::entries(service, |l| zones.get(&l.id).cloned().flatten());
+    // The text first: the search rows refer to it by number.
+    let mut del = Sql::prepared("DELETE FROM service_text WHERE service_id = ");
+    del.bind(service_id);
+    del.execute(conn)?;
+    let mut ins = Sql::prepared("INSERT INTO service_text (service_id, body) VALUES (");
+    ins.bind(service_id)
+        .push(", ")
+        .bind(index::text(service))
+        .push(") RETURNING id AS n");
+    let text_id = ins.count(conn)?;
     let mut del = Sql::prepared("DELETE FROM search_entry WHERE service_id = ");
     del.bind(service_id);
     del.execute(conn)?;
     for e in entries {
         let mut q = Sql::prepared(
-            "INSERT INTO search_entry (service_id, service_at_location_id, location_id, \
+            "INSERT INTO search_entry (service_id, text_id, service_at_location_id, location_id, \
              organization_id, name, status, latitude, longitude, time_zone, service_types, cost, \
              accessibility, delivery, low_barrier, population, languages, postcodes, min_fee, \
              minimum_age, maximum_age, hours, updated_at) VALUES (",
         );
         q.bind(e.service_id)
+            .push(", ")
+            .bind(text_id)
             .push(", ")
             .bind(e.service_at_location_id)
             .push(", ")
@@ -716,15 +728,6 @@ fn reindex(conn: &mut DbConnection, service: &Service, stamp: &str) -> anyhow::R
         q.execute(conn)?;
     }
     changed_search(conn, service_id, stamp)?;
-    let mut del = Sql::prepared("DELETE FROM service_text WHERE service_id = ");
-    del.bind(service_id);
-    del.execute(conn)?;
-    let mut ins = Sql::prepared("INSERT INTO service_text (service_id, body) VALUES (");
-    ins.bind(service_id)
-        .push(", ")
-        .bind(index::text(service))
-        .push(")");
-    ins.execute(conn)?;
     let mut touch = Sql::prepared("UPDATE service SET updated_at = ");
     touch.bind(stamp).push(" WHERE id = ").bind(service_id);
     touch.execute(conn)?;

@@ -63,6 +63,39 @@ struct Ranked {
 
 /// The WHERE clause for everything SQL can decide.
 fn conditions(q: &mut Sql, s: &Search, unit: Unit, backend: Backend) {
+    filters(q, s, unit);
+    if !s.words.is_empty() {
+        let text = match backend {
+            Backend::Sqlite => "SELECT rowid FROM service_text_fts WHERE ",
+            Backend::Postgres => "SELECT id FROM service_text WHERE ",
+        };
+        // By `text_id`, the number of the service's text, which the full-text index returns
+        // without reading the text.
+        q.push(" AND text_id IN (").push(text);
+        words_match(q, s, backend);
+        q.push(")");
+    }
+}
+
+/// The full-text condition on `service_text_fts` (SQLite) or `service_text` (PostgreSQL):
+/// every word, each as a prefix.
+fn words_match(q: &mut Sql, s: &Search, backend: Backend) {
+    match backend {
+        Backend::Sqlite => {
+            let expr: Vec<String> = s.words.iter().map(|w| format!("\"{w}\"*")).collect();
+            q.push("service_text_fts MATCH ").bind(expr.join(" "));
+        }
+        Backend::Postgres => {
+            let expr: Vec<String> = s.words.iter().map(|w| format!("{w}:*")).collect();
+            q.push("tsv @@ to_tsquery('simple', ")
+                .bind(expr.join(" & "))
+                .push(")");
+        }
+    }
+}
+
+/// The WHERE clause for every filter but the words.
+fn filters(q: &mut Sql, s: &Search, unit: Unit) {
     q.push(" WHERE status IN ").bind_list(&s.statuses);
     if unit == Unit::ServiceAtLocation {
         q.push(" AND service_at_location_id IS NOT NULL");
@@ -138,28 +171,6 @@ fn conditions(q: &mut Sql, s: &Search, unit: Unit, backend: Backend) {
     }
     if let Some(after) = &s.modified_after {
         q.push(" AND updated_at >= ").bind(after);
-    }
-    if !s.words.is_empty() {
-        match backend {
-            Backend::Sqlite => {
-                let expr: Vec<String> = s.words.iter().map(|w| format!("\"{w}\"*")).collect();
-                q.push(
-                    " AND service_id IN (SELECT t.service_id FROM service_text t \
-                     JOIN service_text_fts ON service_text_fts.rowid = t.id WHERE service_text_fts MATCH ",
-                )
-                    .bind(expr.join(" "))
-                    .push(")");
-            }
-            Backend::Postgres => {
-                let expr: Vec<String> = s.words.iter().map(|w| format!("{w}:*")).collect();
-                q.push(
-                    " AND service_id IN (SELECT service_id FROM service_text \
-                     WHERE tsv @@ to_tsquery('simple', ",
-                )
-                .bind(expr.join(" & "))
-                .push("))");
-            }
-        }
     }
     if let Some(p) = s.point {
         let b = bounds(p, s.radius);
@@ -322,6 +333,29 @@ fn postcode_centroid(conn: &mut DbConnection, postcode: &str) -> anyhow::Result<
     }))
 }
 
+/// Whether SQLite should find a keyword search's page by walking every row in name order until
+/// the page is full, rather than starting from the matches and sorting them. SQLite cannot
+/// tell how many rows a full-text match returns, so it would always start from the matches:
+/// a common word at a million services means sorting a quarter of them for 20 names. Walking
+/// visits about `needed · rows / total` rows, starting from the matches about `total`.
+fn walk_names(
+    conn: &mut DbConnection,
+    s: &Search,
+    window: Window,
+    total: i64,
+) -> anyhow::Result<bool> {
+    let Window::Page { page, per_page } = window else {
+        return Ok(false);
+    };
+    if s.words.is_empty() || total == 0 {
+        return Ok(false);
+    }
+    // The highest key bounds the number of rows (keys are not reused), in one index step.
+    let rows = Sql::new("SELECT COALESCE(MAX(id), 0) AS n FROM search_entry").count(conn)?;
+    let needed = page.saturating_mul(per_page);
+    Ok((total as f64).powi(2) > needed as f64 * rows as f64)
+}
+
 fn run_in_sql(
     conn: &mut DbConnection,
     s: &Search,
@@ -330,14 +364,37 @@ fn run_in_sql(
     backend: Backend,
 ) -> anyhow::Result<(Vec<Hit>, i64)> {
     let id = id_column(unit);
-    let mut count = Sql::new(&format!(
-        "SELECT COUNT(DISTINCT {id}) AS n FROM search_entry"
-    ));
-    conditions(&mut count, s, unit, backend);
+    let count = if unit == Unit::Service && !s.words.is_empty() {
+        // Each match of the text is one service: count the matches that have a row passing
+        // the filters, one step in `search_entry_text` each, with nothing to deduplicate.
+        let (text, key) = match backend {
+            Backend::Sqlite => ("service_text_fts", "rowid"),
+            Backend::Postgres => ("service_text", "id"),
+        };
+        let mut q = Sql::new(&format!("SELECT COUNT(*) AS n FROM {text} m WHERE "));
+        words_match(&mut q, s, backend);
+        q.push(" AND EXISTS (SELECT 1 FROM search_entry");
+        filters(&mut q, s, unit);
+        q.push(&format!(" AND text_id = m.{key})"));
+        q
+    } else {
+        let mut q = Sql::new(&format!(
+            "SELECT COUNT(DISTINCT {id}) AS n FROM search_entry"
+        ));
+        conditions(&mut q, s, unit, backend);
+        q
+    };
     let total = count.count(conn)?;
-    let mut q = Sql::new(&format!("SELECT {id} AS id FROM search_entry"));
+    // Every row of a service carries the service's name, so distinct (name, id) pairs are the
+    // units, in the order of the `search_entry_name` index.
+    let mut q = Sql::new(&format!(
+        "SELECT DISTINCT name, {id} AS id FROM search_entry"
+    ));
+    if backend == Backend::Sqlite && walk_names(conn, s, window, total)? {
+        q.push(" INDEXED BY search_entry_name");
+    }
     conditions(&mut q, s, unit, backend);
-    q.push(&format!(" GROUP BY {id} ORDER BY MIN(name), {id}"));
+    q.push(&format!(" ORDER BY name, {id}"));
     if let Window::Page { page, per_page } = window {
         q.push(" LIMIT ")
             .bind(per_page)
