@@ -43,6 +43,16 @@ fn mask(facet: Facet, codes: &[&str]) -> i64 {
         .fold(0, |a, b| a | b)
 }
 
+/// The distances of a page's items, in order.
+fn distances(page: &serde_json::Value) -> Vec<f64> {
+    page["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["distance"].as_f64().unwrap())
+        .collect()
+}
+
 #[test]
 fn search_matches_a_brute_force_scan() {
     let mut text = Vec::new();
@@ -128,12 +138,7 @@ fn search_matches_a_brute_force_scan() {
             expected.len(),
             "{path}"
         );
-        let got: Vec<f64> = page["contents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["distance"].as_f64().unwrap())
-            .collect();
+        let got = distances(&page);
         assert_eq!(got.len(), expected.len().min(100), "{path}");
         for (g, e) in got.iter().zip(&expected) {
             assert!((g - e).abs() < 0.01, "{path}: {g} vs {e}");
@@ -150,12 +155,7 @@ fn search_matches_a_brute_force_scan() {
         );
         let from = ((number - 1) * per_page).min(expected.len());
         let wanted = &expected[from..(from + per_page).min(expected.len())];
-        let got: Vec<f64> = later["contents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["distance"].as_f64().unwrap())
-            .collect();
+        let got = distances(&later);
         assert_eq!(got.len(), wanted.len(), "{path} page {number}");
         for (g, e) in got.iter().zip(wanted) {
             assert!((g - e).abs() < 0.01, "{path} page {number}: {g} vs {e}");
