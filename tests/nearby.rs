@@ -114,9 +114,30 @@ fn the_index_and_the_database_give_the_same_pages() {
         let (lat, lon) =
             common::destination(40.0, -75.0, (i * 37 % 360) as f64, (i % 12) as f64 * 900.0);
         let cost = if i % 3 == 0 { "free" } else { "sliding_scale" };
-        let mut f = Fixture::new(&format!("Service {:02}", 59 - i))
+        let name = format!("Service {:02}", 59 - i);
+        let sid = Fixture::new(&name).id();
+        // Fees, ages and hours, in few combinations (the index keeps each once), one of them
+        // only from a date.
+        let (opens, closes) = [("09:00", "17:00"), ("20:00", "06:00"), ("00:00", "23:59")][i % 3];
+        let days = ["MO,TU,WE,TH,FR", "SA,SU", "FR"][i % 3];
+        let (fee, age) = ([0, 10, 25][i % 3], [12, 18, 18, 25][i % 4]);
+        let mut schedule = json!({
+            "id": common::id(&format!("schedule/{i}")), "service_id": sid,
+            "freq": "WEEKLY", "byday": days,
+            "opens_at": opens, "closes_at": closes,
+        });
+        if i % 7 == 0 {
+            schedule["valid_from"] = json!("2026-11-01");
+        }
+        let mut f = Fixture::new(&name)
             .at(lat, lon)
-            .term("haven-cost", cost);
+            .term("haven-cost", cost)
+            .with(json!({
+                "cost_options": [{"id": common::id(&format!("co/{i}")), "service_id": sid,
+                    "amount": fee, "currency": "USD"}],
+                "minimum_age": age,
+                "schedules": if i % 5 == 4 { json!([]) } else { json!([schedule]) },
+            }));
         if i % 2 == 0 {
             f = f.term("haven-accessibility", "wheelchair");
         }
@@ -130,6 +151,12 @@ fn the_index_and_the_database_give_the_same_pages() {
         "lat=40.01&lon=-75.01&proximity=2500&per_page=5&page=2",
         "lat=40&lon=-75&proximity=100&per_page=5",
         "lat=40&lon=-75&proximity=20000&per_page=50&page=9",
+        "lat=40&lon=-75&proximity=10000&max_fee=10&age=20",
+        "lat=40&lon=-75&proximity=10000&max_fee=0&per_page=5&page=2",
+        // Monday 09:30 and Saturday 03:00 in New York; the first before the dated hours hold.
+        "lat=40&lon=-75&proximity=10000&open_at=2026-10-26T13:30:00Z",
+        "lat=40&lon=-75&proximity=10000&open_at=2026-11-30T14:30:00Z",
+        "lat=40&lon=-75&proximity=10000&open_at=2026-11-28T08:00:00Z&age=18",
     ] {
         for list in ["service_at_locations", "services"] {
             let path = format!("/{list}?{query}");
