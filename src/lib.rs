@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod generate;
+pub mod heap;
 pub mod hsds;
 pub mod limits;
 pub mod observe;

@@ -21,6 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::hsds::model::Page;
 use crate::hsds::validate::is_uuid;
 use crate::search::filters::{Format, Search};
+use crate::search::nearby;
 use crate::search::query::{self, Hit, Unit, Window};
 use crate::state::AppState;
 
@@ -95,7 +96,11 @@ where
         .db(move |conn| {
             let window = Window::Page { page, per_page };
             let (hits, total) = query::run(conn, nearby.as_deref(), &s, unit, window)?;
-            Ok((render(conn, &s, &hits)?, total))
+            let items = render(conn, &s, &hits)?;
+            if !nearby::handles(&s) {
+                crate::heap::trim();
+            }
+            Ok((items, total))
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page::new(items, total, page, per_page)))
