@@ -97,7 +97,8 @@ where
             let window = Window::Page { page, per_page };
             let (hits, total) = query::run(conn, nearby.as_deref(), &s, unit, window)?;
             let items = render(conn, &s, &hits)?;
-            if !nearby::handles(&s) {
+            if nearby.is_none() || !nearby::handles(&s) {
+                // The database answered.
                 crate::heap::trim();
             }
             Ok((items, total))
