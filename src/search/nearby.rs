@@ -53,15 +53,30 @@ const LOAD_BATCH: i64 = 50_000;
 /// Above this radius every candidate's distance is computed exactly (the approximation below
 /// is checked up to it).
 const APPROX_MAX_RADIUS: f64 = 100_000.0;
-/// Relative error bound of `Approx` against the geodesic distance, within
-/// `APPROX_MAX_RADIUS` · 1.5 and away from the poles (tested below, with a margin).
-const EPS: f64 = 0.005;
+/// Relative error bounds of `Approx` against the geodesic distance, each for searches up to a
+/// radius: it holds within 1.5 times that radius, away from the poles (tested below, with a
+/// margin). The error grows with the distance, and a tighter bound leaves fewer rows near
+/// the circle's edge to measure exactly (at a million services, 10 km searches spent a tenth
+/// of their time there with 0.005 alone).
+const EPS_BY_RADIUS: [(f64, f64); 2] = [(20_000.0, 0.000_2), (APPROX_MAX_RADIUS, 0.005)];
 const NONE: u32 = u32::MAX;
 /// The `week` of a row whose hours are not the same every week.
 const DATED: u32 = u32::MAX;
+
+/// The error bound of `Approx` for a search of `radius`; `None` beyond its range, where every
+/// distance is computed exactly.
+fn eps(radius: f64) -> Option<f64> {
+    EPS_BY_RADIUS
+        .iter()
+        .find(|(max, _)| radius <= *max)
+        .map(|&(_, eps)| eps)
+}
+
 /// How far the approximate distance of a row may exceed another's while its exact distance
 /// is not larger.
-const SPREAD: f64 = (1.0 + EPS) / (1.0 - EPS);
+fn spread(eps: Option<f64>) -> f64 {
+    eps.map_or(1.0, |e| (1.0 + e) / (1.0 - e))
+}
 
 /// Whether a search can be answered from memory: a point, a page, and only filters the index
 /// holds. Keyword and taxonomy filters, `modified_after` and all-results exports go to the
@@ -91,6 +106,42 @@ struct Slot {
     masks: [u16; 5],
     status: u16,
     organization: u32,
+}
+
+/// What a search asks of a row's `Slot`, prepared once. The test of a row has no branch: rows
+/// pass or fail at random, and a scan in a city tests tens of thousands.
+struct SlotTest {
+    /// 0 for any.
+    service_types: i64,
+    /// By status number: whether the search asks for it.
+    statuses: Vec<bool>,
+    /// cost, accessibility, delivery, low_barrier, population as in `Slot::masks`; 0 for any.
+    masks: [i64; 5],
+    organization: Option<u32>,
+}
+
+impl SlotTest {
+    /// Whether each of `masks` needs all of its bits (else any one).
+    const ALL: [bool; 5] = [false, true, false, true, false];
+
+    #[inline]
+    fn passes(&self, slot: &Slot) -> bool {
+        let mut ok = (self.service_types == 0) | (slot.service_types & self.service_types != 0);
+        ok &= self
+            .statuses
+            .get(usize::from(slot.status))
+            .copied()
+            .unwrap_or(false);
+        for ((&want, has), all) in self.masks.iter().zip(slot.masks).zip(Self::ALL) {
+            let has = i64::from(has) & want;
+            ok &= if all {
+                has == want
+            } else {
+                (want == 0) | (has != 0)
+            };
+        }
+        ok & self.organization.is_none_or(|o| o == slot.organization)
+    }
 }
 
 /// What only some filters, and the rows a page may show, need (32 bytes).
@@ -415,7 +466,7 @@ pub struct Nearby {
 }
 
 /// A fast distance in metres on a plane tangent at the search point, with the ellipsoid's radii
-/// of curvature there. Within `EPS` of the geodesic distance for the radii it is used for.
+/// of curvature there. Within `eps(radius)` of the geodesic distance for the radii it is used for.
 struct Approx {
     lat: f64,
     lon: f64,
@@ -464,10 +515,15 @@ impl Approx {
     }
 
     fn metres(&self, lat: f64, lon: f64) -> f64 {
+        self.metres_squared(lat, lon).sqrt()
+    }
+
+    /// `metres` squared: a scan compares these, and takes the root only of rows it keeps.
+    fn metres_squared(&self, lat: f64, lon: f64) -> f64 {
         let dlat = lat - self.lat;
         let dy = self.ky * dlat;
         let dx = (self.kx + self.kx_slope * dlat) * (lon - self.lon);
-        (dx * dx + dy * dy).sqrt()
+        dx * dx + dy * dy
     }
 }
 
@@ -659,7 +715,7 @@ impl Nearby {
         let k = k.min(unit_metres.len());
         let mut sorted = unit_metres;
         let (_, kth, _) = sorted.select_nth_unstable_by(k - 1, f64::total_cmp);
-        let limit = *kth * SPREAD;
+        let limit = *kth * spread(eps(s.radius));
         let mut candidates: Vec<Match> =
             matches.into_iter().filter(|m| m.metres <= limit).collect();
         for m in &mut candidates {
@@ -773,11 +829,6 @@ impl Nearby {
         dated_open: &HashSet<i64>,
     ) -> (usize, Vec<Match>) {
         let grid = self.grid.read().unwrap_or_else(PoisonError::into_inner);
-        let statuses: Vec<u32> = s
-            .statuses
-            .iter()
-            .filter_map(|x| grid.statuses.find(x))
-            .collect();
         let organization = match &s.organization_id {
             Some(o) => match grid.organizations.find(o) {
                 Some(id) => Some(id),
@@ -785,15 +836,23 @@ impl Nearby {
             },
             None => None,
         };
-        // A status not stored matches no row; statuses are few, so a u16 holds them.
-        let statuses: Vec<u16> = statuses.into_iter().map(|x| x as u16).collect();
-        let wanted = [
-            (s.cost, false),
-            (s.accessibility, true),
-            (s.delivery, false),
-            (s.low_barrier, true),
-            (s.population, false),
-        ];
+        // A status not stored matches no row.
+        let mut statuses = vec![false; grid.statuses.values.len()];
+        for id in s.statuses.iter().filter_map(|x| grid.statuses.find(x)) {
+            statuses[id as usize] = true;
+        }
+        let test = SlotTest {
+            service_types: s.service_types,
+            statuses,
+            masks: [
+                s.cost,
+                s.accessibility,
+                s.delivery,
+                s.low_barrier,
+                s.population,
+            ],
+            organization,
+        };
         let language_patterns: Vec<String> = s.languages.iter().map(|c| format!(",{c},")).collect();
         let postcode_pattern = s.postcode.as_ref().map(|pc| format!(",{pc},"));
         let mut language_ok: HashMap<u32, bool> = HashMap::new();
@@ -854,15 +913,24 @@ impl Nearby {
             || postcode_pattern.is_some();
 
         let approx = Approx::new(p);
-        let use_approx = s.radius <= APPROX_MAX_RADIUS;
-        let (inner, outer) = (s.radius * (1.0 - EPS), s.radius * (1.0 + EPS));
+        let eps = eps(s.radius);
+        let e = eps.unwrap_or(0.0);
+        let spread = spread(eps);
+        // Within `inner` by the approximation a row is within the radius, beyond `outer` it is
+        // not; between them its exact distance decides.
+        let (inner, outer) = (s.radius * (1.0 - e), s.radius * (1.0 + e));
+        let (inner2, outer2) = (inner * inner, outer * outer);
         let (c0, c1) = cell_span(p, s.radius);
         let mut cells: Vec<(f64, bool, &Cell)> = Vec::new();
         for ci in c0.0..=c1.0 {
             for cj in c0.1..=c1.1 {
                 if let Some(cell) = grid.cells.get(&(ci, cj)) {
                     let (near, far) = approx.rect(ci, cj);
-                    cells.push((near, use_approx && far < inner, cell));
+                    // A corner of the box may lie wholly outside the circle.
+                    if eps.is_some() && near > outer {
+                        continue;
+                    }
+                    cells.push((near, eps.is_some() && far < inner, cell));
                 }
             }
         }
@@ -871,34 +939,37 @@ impl Nearby {
         let mut count = 0;
         let mut out = Vec::new();
         // The `keep` smallest distances kept so far; `bar` is what a row must not exceed to
-        // be kept.
+        // be kept, and `bar2` a little over its square, to leave out the rest before taking a
+        // root.
         let mut best: BinaryHeap<Metres> = BinaryHeap::new();
         let mut bar = f64::INFINITY;
+        let mut bar2 = f64::INFINITY;
         for (near, inside, cell) in cells {
-            let may_keep = !use_approx || near / (1.0 + EPS) <= bar;
+            let may_keep = eps.is_none() || near / (1.0 + e) <= bar;
+            if !may_keep && !cold_filters {
+                // No row here can be kept, so rows are only counted, without a branch for
+                // most: every row of a cell wholly inside the circle is within the radius,
+                // and elsewhere the approximation decides all but the rows near the edge.
+                for slot in &cell.slots {
+                    let passes = test.passes(slot);
+                    if inside {
+                        count += usize::from(passes);
+                        continue;
+                    }
+                    let q = approx.metres_squared(slot.lat, slot.lon);
+                    count += usize::from(passes & (q < inner2));
+                    if passes & (q >= inner2) & (q <= outer2) {
+                        let at = Point {
+                            lat: slot.lat,
+                            lon: slot.lon,
+                        };
+                        count += usize::from(distance(p, at) <= s.radius);
+                    }
+                }
+                continue;
+            }
             for (i, slot) in cell.slots.iter().enumerate() {
-                if s.service_types != 0 && slot.service_types & s.service_types == 0 {
-                    continue;
-                }
-                if !statuses.contains(&slot.status) {
-                    continue;
-                }
-                let masks_ok = wanted.iter().zip(slot.masks).all(|(&(want, all), has)| {
-                    let has = has as i64;
-                    want == 0
-                        || if all {
-                            has & want == want
-                        } else {
-                            has & want != 0
-                        }
-                });
-                if !masks_ok {
-                    continue;
-                }
-                if organization.is_some_and(|o| o != slot.organization) {
-                    continue;
-                }
-                if cold_filters && !cold_passes(&cell.cold[i]) {
+                if !test.passes(slot) || cold_filters && !cold_passes(&cell.cold[i]) {
                     continue;
                 }
                 if inside && !may_keep {
@@ -907,12 +978,18 @@ impl Nearby {
                 }
                 // The approximation decides alone where it cannot be wrong; the exact
                 // distance decides near the edge, and everywhere beyond its range.
-                let quick = use_approx.then(|| approx.metres(slot.lat, slot.lon));
-                if quick.is_some_and(|a| a > outer) {
+                let quick = eps.map(|_| approx.metres_squared(slot.lat, slot.lon));
+                if quick.is_some_and(|q| q > outer2) {
                     continue;
                 }
                 let (metres, exact) = match quick {
-                    Some(a) if a < inner => (a, false),
+                    Some(q) if q < inner2 => {
+                        if q > bar2 {
+                            count += 1;
+                            continue;
+                        }
+                        (q.sqrt(), false)
+                    }
                     _ => (
                         distance(
                             p,
@@ -937,7 +1014,8 @@ impl Nearby {
                         best.pop();
                     }
                     if best.len() == k {
-                        bar = best.peek().map_or(f64::INFINITY, |m| m.0 * SPREAD);
+                        bar = best.peek().map_or(f64::INFINITY, |m| m.0 * spread);
+                        bar2 = bar * bar * (1.0 + 1e-9);
                     }
                 }
                 out.push(Match {
@@ -1084,26 +1162,34 @@ mod tests {
     #[test]
     fn the_approximation_stays_within_its_bound() {
         let mut rng = Lcg(7);
-        let mut worst: f64 = 0.0;
-        for _ in 0..200_000 {
-            let p = Point {
-                lat: (rng.next() * 2.0 - 1.0) * 80.0,
-                lon: (rng.next() * 2.0 - 1.0) * 179.0,
-            };
-            let radius = APPROX_MAX_RADIUS * 1.5 * rng.next().powi(2) + 1.0;
-            let b = bounds(p, radius);
-            let Some((lo, hi)) = b.lon else { continue };
-            let q = Point {
-                lat: b.min_lat + (b.max_lat - b.min_lat) * rng.next(),
-                lon: lo + (hi - lo) * rng.next(),
-            };
-            let exact = distance(p, q);
-            if exact < 1.0 {
-                continue;
+        for (max_radius, eps) in EPS_BY_RADIUS {
+            let mut worst: f64 = 0.0;
+            for _ in 0..200_000 {
+                let p = Point {
+                    lat: (rng.next() * 2.0 - 1.0) * 80.0,
+                    lon: (rng.next() * 2.0 - 1.0) * 179.0,
+                };
+                let radius = max_radius * 1.5 * rng.next().powi(2) + 1.0;
+                let b = bounds(p, radius);
+                let Some((lo, hi)) = b.lon else { continue };
+                let q = Point {
+                    lat: b.min_lat + (b.max_lat - b.min_lat) * rng.next(),
+                    lon: lo + (hi - lo) * rng.next(),
+                };
+                let exact = distance(p, q);
+                if exact < 1.0 {
+                    continue;
+                }
+                let a = Approx::new(p).metres(q.lat, q.lon);
+                worst = worst.max((a / exact - 1.0).abs());
             }
-            let a = Approx::new(p).metres(q.lat, q.lon);
-            worst = worst.max((a / exact - 1.0).abs());
+            assert!(
+                worst < eps / 2.0,
+                "up to {max_radius} m: worst relative error {worst}"
+            );
         }
-        assert!(worst < EPS / 2.0, "worst relative error {worst}");
+        assert_eq!(eps(10_000.0), Some(0.000_2));
+        assert_eq!(eps(50_000.0), Some(0.005));
+        assert_eq!(eps(APPROX_MAX_RADIUS + 1.0), None);
     }
 }
