@@ -153,7 +153,8 @@ fn the_index_and_the_database_give_the_same_pages() {
         "lat=40&lon=-75&proximity=20000&per_page=50&page=9",
         "lat=40&lon=-75&proximity=10000&max_fee=10&age=20",
         "lat=40&lon=-75&proximity=10000&max_fee=0&per_page=5&page=2",
-        // Monday 09:30 and Saturday 03:00 in New York; the first before the dated hours hold.
+        // In New York: Monday 09:30 before the dated hours hold (from 1 November) and again
+        // after, then Saturday 03:00.
         "lat=40&lon=-75&proximity=10000&open_at=2026-10-26T13:30:00Z",
         "lat=40&lon=-75&proximity=10000&open_at=2026-11-30T14:30:00Z",
         "lat=40&lon=-75&proximity=10000&open_at=2026-11-28T08:00:00Z&age=18",

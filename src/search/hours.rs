@@ -14,6 +14,19 @@ use chrono_tz::Tz;
 use crate::hsds::model::Schedule;
 use crate::hsds::validate::{parse_byday, parse_date, parse_int_list, parse_time};
 
+/// The schedules stored with a search row (`search_entry.hours`, JSON); unreadable is none.
+pub fn stored_schedules(hours: Option<&str>) -> Vec<Schedule> {
+    hours
+        .and_then(|h| serde_json::from_str(h).ok())
+        .unwrap_or_default()
+}
+
+/// A location's stored IANA zone. A name that does not parse is no zone, so hours read in it
+/// are never open.
+pub fn zone(name: &str) -> Option<Tz> {
+    name.parse().ok()
+}
+
 /// Whether a schedule gives usable hours (both times present and readable).
 pub fn has_hours(s: &Schedule) -> bool {
     matches!(

@@ -34,9 +34,8 @@ use diesel::QueryableByName;
 
 use crate::catalog::rendered::Rendered;
 use crate::db::{Backend, DbConnection, Sql};
-use crate::hsds::model::Schedule;
 use crate::search::filters::{Point, Search};
-use crate::search::hours::is_open;
+use crate::search::hours::{self, is_open};
 use crate::search::place::{bounds, distance};
 use crate::search::query::{Hit, Unit};
 use crate::search::week::{self, Week};
@@ -230,6 +229,8 @@ struct Grid {
     postcodes: Strings,
     organizations: Strings,
     zones: Strings,
+    /// Each of `zones` parsed, by number.
+    tzs: Vec<Option<Tz>>,
     commons: Vec<Common>,
     common_ids: HashMap<[u64; 4], u32>,
     /// Each weekly pattern of opening hours once.
@@ -311,13 +312,6 @@ struct Hours {
     hours: Option<String>,
 }
 
-/// A row's schedules, as the database path reads them: unreadable is none.
-fn schedules(hours: Option<&str>) -> Vec<Schedule> {
-    hours
-        .and_then(|h| serde_json::from_str(h).ok())
-        .unwrap_or_default()
-}
-
 impl Grid {
     fn week_id(&mut self, w: Week) -> u32 {
         if let Some(&id) = self.week_ids.get(&w) {
@@ -326,6 +320,15 @@ impl Grid {
         let id = self.weeks.len() as u32;
         self.weeks.push(w.clone());
         self.week_ids.insert(w, id);
+        id
+    }
+
+    /// The number of a time zone name in `zones`, parsed once into `tzs`.
+    fn zone_id(&mut self, name: Option<&str>) -> u32 {
+        let id = self.zones.intern(name);
+        if let Some(name) = name.filter(|_| id as usize == self.tzs.len()) {
+            self.tzs.push(hours::zone(name));
+        }
         id
     }
 
@@ -358,15 +361,12 @@ impl Grid {
             organization: self.organizations.intern(r.organization_id.as_deref()),
         };
         let service = service_hash(&r.service_id);
-        let zoned = r
-            .time_zone
-            .as_deref()
-            .is_some_and(|z| z.parse::<Tz>().is_ok());
-        let week = match week::weekly(&schedules(r.hours.as_deref()), zoned) {
+        let zone = self.zone_id(r.time_zone.as_deref());
+        let zoned = self.tzs.get(zone as usize).is_some_and(Option::is_some);
+        let week = match week::weekly(&hours::stored_schedules(r.hours.as_deref()), zoned) {
             Some(w) => self.week_id(w),
             None => DATED,
         };
-        let zone = self.zones.intern(r.time_zone.as_deref());
         let common = self.common_id(Common {
             min_fee: or_nan(r.min_fee),
             minimum_age: or_nan(r.minimum_age),
@@ -805,8 +805,8 @@ impl Nearby {
             let mut q = Sql::new("SELECT id, time_zone, hours FROM search_entry WHERE id IN ");
             q.bind_list(chunk.iter().copied());
             for row in q.load::<Hours>(conn)? {
-                let zone = row.time_zone.as_deref().and_then(|z| z.parse::<Tz>().ok());
-                if is_open(&schedules(row.hours.as_deref()), zone, at) {
+                let zone = row.time_zone.as_deref().and_then(hours::zone);
+                if is_open(&hours::stored_schedules(row.hours.as_deref()), zone, at) {
                     open.insert(row.id);
                 }
             }
@@ -859,9 +859,9 @@ impl Nearby {
         let mut postcode_ok: HashMap<u32, bool> = HashMap::new();
         // The minute of the local week in each zone held, at the instant asked for.
         let minutes: Option<Vec<Option<u16>>> = s.open_at.map(|at| {
-            let zones = grid.zones.values.iter();
-            zones
-                .map(|z| z.parse::<Tz>().ok().map(|tz| week::minute_of_week(tz, at)))
+            grid.tzs
+                .iter()
+                .map(|tz| tz.map(|tz| week::minute_of_week(tz, at)))
                 .collect()
         });
         let mut cold_passes = |c: &Cold| {

@@ -12,9 +12,8 @@ use diesel::sql_types::{Double, Nullable, Text};
 use diesel::QueryableByName;
 
 use crate::db::{Backend, DbConnection, Sql};
-use crate::hsds::model::Schedule;
 use crate::search::filters::{Point, Search};
-use crate::search::hours::is_open;
+use crate::search::hours::{self, is_open};
 use crate::search::nearby::{self, Nearby};
 use crate::search::place::{bounds, distance};
 
@@ -258,17 +257,11 @@ pub fn run(
             (None, _) => None,
         };
         if let Some(at) = s.open_at {
-            let zone = c.time_zone.as_deref().and_then(|z| {
-                *zones
-                    .entry(z.to_string())
-                    .or_insert_with(|| z.parse::<Tz>().ok())
-            });
-            let schedules: Vec<Schedule> = c
-                .hours
+            let zone = c
+                .time_zone
                 .as_deref()
-                .and_then(|h| serde_json::from_str(h).ok())
-                .unwrap_or_default();
-            if !is_open(&schedules, zone, at) {
+                .and_then(|z| *zones.entry(z.to_string()).or_insert_with(|| hours::zone(z)));
+            if !is_open(&hours::stored_schedules(c.hours.as_deref()), zone, at) {
                 continue;
             }
         }
