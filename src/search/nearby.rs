@@ -107,8 +107,9 @@ struct Slot {
     organization: u32,
 }
 
-/// What a search asks of a row's `Slot`, prepared once. The test of a row has no branch: rows
-/// pass or fail at random, and a scan in a city tests tens of thousands.
+/// What a search asks of a row's `Slot`, prepared once. Testing a row takes no branch that
+/// depends on the row: rows pass or fail at random, and a scan in a city tests tens of
+/// thousands.
 struct SlotTest {
     /// 0 for any.
     service_types: i64,
@@ -969,7 +970,7 @@ impl Nearby {
                 continue;
             }
             for (i, slot) in cell.slots.iter().enumerate() {
-                if !test.passes(slot) || cold_filters && !cold_passes(&cell.cold[i]) {
+                if !test.passes(slot) || (cold_filters && !cold_passes(&cell.cold[i])) {
                     continue;
                 }
                 if inside && !may_keep {
