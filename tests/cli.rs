@@ -91,6 +91,31 @@ fn import_reports_bad_records_and_keeps_the_good_ones() {
 }
 
 #[test]
+fn an_import_leaves_postgresql_with_planner_statistics() {
+    let db = TestDb::new();
+    if !db.is_postgres() {
+        return;
+    }
+    let mut services = samhsa();
+    services.truncate(3);
+    let lines: Vec<String> = services.iter().map(Value::to_string).collect();
+    let (code, _, err) = haven(&db, &["import", "-"], Some(&lines.join("\n")));
+    assert_eq!(code, 0, "{err}");
+    let mut conn = haven::db::pool(&db.url, 1, std::time::Duration::from_secs(10))
+        .unwrap()
+        .get()
+        .unwrap();
+    // Without statistics, the planner guesses; autovacuum may take a minute to gather them.
+    let analysed = haven::db::Sql::new(
+        "SELECT COUNT(*) AS n FROM pg_stat_user_tables \
+         WHERE relname IN ('service_text', 'search_entry') AND last_analyze IS NOT NULL",
+    )
+    .count(&mut conn)
+    .unwrap();
+    assert_eq!(analysed, 2);
+}
+
+#[test]
 fn export_then_import_into_an_empty_database_reproduces_it() {
     let first = TestDb::new();
     let dir = tempfile::tempdir().unwrap();

@@ -283,7 +283,11 @@ pub fn import(
         if !loader.batch.is_empty() {
             loader.flush()?;
         }
-        Ok(loader.report)
+        let report = loader.report;
+        if report.created + report.updated > 0 {
+            crate::db::refresh_statistics(loader.conn)?;
+        }
+        Ok(report)
     })
 }
 
