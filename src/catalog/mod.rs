@@ -40,10 +40,9 @@ const NDJSON_BATCH: usize = 200;
 
 /// Streams `hits` as ndjson, loading and rendering them a batch at a time so memory stays flat
 /// however many match.
-fn ndjson<T, F>(state: AppState, hits: Vec<Hit>, load: F) -> HttpResponse
+fn ndjson<F>(state: AppState, hits: Vec<Hit>, load: F) -> HttpResponse
 where
-    T: Serialize + Send + 'static,
-    F: Fn(&mut crate::db::DbConnection, &[Hit]) -> ApiResult<Vec<T>>
+    F: Fn(&mut crate::db::DbConnection, &[Hit]) -> ApiResult<Vec<String>>
         + Send
         + Sync
         + Clone
@@ -55,10 +54,10 @@ where
         let load = load.clone();
         async move {
             let items = state.db(move |conn| load(conn, &batch)).await?;
-            let mut out = Vec::new();
+            let mut out = String::with_capacity(items.iter().map(|i| i.len() + 1).sum());
             for item in items {
-                serde_json::to_writer(&mut out, &item).map_err(|e| ApiError::Internal(e.into()))?;
-                out.push(b'\n');
+                out.push_str(&item);
+                out.push('\n');
             }
             Ok::<_, ApiError>(actix_web::web::Bytes::from(out))
         }
@@ -69,16 +68,19 @@ where
 }
 
 /// Runs a search and answers with a page, or with every match as ndjson; `render` turns hits
-/// into the items shown.
-pub async fn search_response<T, R>(
+/// into the items shown, each as JSON text (so items kept rendered are not parsed again).
+pub async fn search_response<R>(
     state: AppState,
     s: Search,
     unit: Unit,
     render: R,
 ) -> ApiResult<HttpResponse>
 where
-    T: Serialize + Send + 'static,
-    R: Fn(&mut DbConnection, &Search, &[Hit]) -> ApiResult<Vec<T>> + Send + Sync + Clone + 'static,
+    R: Fn(&mut DbConnection, &Search, &[Hit]) -> ApiResult<Vec<String>>
+        + Send
+        + Sync
+        + Clone
+        + 'static,
 {
     if s.format == Format::Ndjson {
         let q = s.clone();
@@ -104,7 +106,17 @@ where
             Ok((items, total))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(Page::new(items, total, page, per_page)))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(Page::new(items, total, page, per_page).to_json()))
+}
+
+/// Each item as JSON text, for `search_response`.
+pub fn to_json_texts<T: Serialize>(items: &[T]) -> ApiResult<Vec<String>> {
+    items
+        .iter()
+        .map(|item| serde_json::to_string(item).map_err(|e| ApiError::Internal(e.into())))
+        .collect()
 }
 
 /// The page and format parameters of the simpler list endpoints, validated together with any

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use actix_web::http::header::ETAG;
 use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
-use serde_json::value::RawValue;
 
 use super::rendered::{with_distance, Rendered};
 use super::{path_id, search_response, store, views};
@@ -26,7 +25,7 @@ fn render(
     hits: &[Hit],
     viewer: Viewer,
     rendered: Option<&Rendered>,
-) -> ApiResult<Vec<Box<RawValue>>> {
+) -> ApiResult<Vec<String>> {
     let key = |id: &str| (id.to_string(), viewer, s.full);
     let generation = rendered.map(Rendered::generation);
     let mut json: HashMap<String, Arc<str>> = HashMap::new();
@@ -58,10 +57,10 @@ fn render(
         }
         json.insert(sal.id.clone(), item);
     }
-    hits.iter()
+    Ok(hits
+        .iter()
         .filter_map(|h| json.get(&h.id).map(|item| with_distance(item, h.distance)))
-        .map(|item| RawValue::from_string(item).map_err(|e| ApiError::Internal(e.into())))
-        .collect()
+        .collect())
 }
 
 /// Search the directory for services at their locations.

@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{path_id, search_response, store, views};
+use super::{path_id, search_response, store, to_json_texts, views};
 use crate::auth::Viewer;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -90,8 +90,9 @@ pub async fn list(
     Params(params): Params<SearchParams>,
 ) -> ApiResult<HttpResponse> {
     let s = params.parse(Utc::now())?;
-    let render =
-        move |conn: &mut DbConnection, s: &Search, hits: &[Hit]| render(conn, s, hits, viewer);
+    let render = move |conn: &mut DbConnection, s: &Search, hits: &[Hit]| {
+        to_json_texts(&render(conn, s, hits, viewer)?)
+    };
     search_response(state.get_ref().clone(), s, Unit::Service, render).await
 }
 

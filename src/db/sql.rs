@@ -140,6 +140,23 @@ impl Sql {
         self
     }
 
+    /// Appends a list of exactly `width` placeholders holding `values` (at most `width`, at
+    /// least one), the last repeated to fill it: `IN` ignores the repeats, and the statement
+    /// text stays the same for any count, so a `prepared` statement is parsed once.
+    pub fn bind_padded_list<V: Into<Value> + Clone>(
+        &mut self,
+        values: &[V],
+        width: usize,
+    ) -> &mut Self {
+        assert!(
+            !values.is_empty() && values.len() <= width,
+            "a padded list holds 1 to {width} values"
+        );
+        let last = &values[values.len() - 1];
+        let padded = values.iter().chain(std::iter::repeat(last)).take(width);
+        self.bind_list(padded.cloned())
+    }
+
     pub fn text(&self) -> &str {
         &self.text
     }
@@ -213,6 +230,10 @@ mod tests {
         let mut e = Sql::new("x IN ");
         e.bind_list(Vec::<i64>::new());
         assert_eq!(e.text(), "x IN (NULL)");
+        let mut p = Sql::prepared("x IN ");
+        p.bind_padded_list(&[7i64, 8], 4);
+        assert_eq!(p.text(), "x IN ($1, $2, $3, $4)");
+        assert_eq!(p.binds, [7i64, 8, 8, 8].map(Value::from));
         let i = Sql::insert("t", vec![("a", "x".into()), ("b", 1i64.into())]);
         assert_eq!(i.text(), "INSERT INTO t (a, b) VALUES ($1, $2)");
     }

@@ -49,6 +49,8 @@ const GAP_WAIT: Duration = Duration::from_secs(120);
 const RELOAD_AFTER: i64 = 20_000;
 /// Rows read per query when loading.
 const LOAD_BATCH: i64 = 50_000;
+/// Rows named per query when a page is chosen: a page of 20 and its ties in one.
+const NAMED_CHUNK: usize = 32;
 /// Above this radius every candidate's distance is computed exactly (the approximation below
 /// is checked up to it).
 const APPROX_MAX_RADIUS: f64 = 100_000.0;
@@ -733,11 +735,14 @@ impl Nearby {
         }
         let metres: HashMap<i64, f64> = candidates.iter().map(|m| (m.key, m.metres)).collect();
         let mut named = Vec::with_capacity(candidates.len());
-        for chunk in candidates.chunks(500) {
-            let mut q = Sql::new(
+        for chunk in candidates.chunks(NAMED_CHUNK) {
+            // One prepared statement whatever the count: parsing an `IN` list of a new length
+            // cost more than the lookups themselves.
+            let keys: Vec<i64> = chunk.iter().map(|m| m.key).collect();
+            let mut q = Sql::prepared(
                 "SELECT id, service_id, service_at_location_id, name FROM search_entry WHERE id IN ",
             );
-            q.bind_list(chunk.iter().map(|m| m.key));
+            q.bind_padded_list(&keys, NAMED_CHUNK);
             named.extend(q.load::<Named>(conn)?);
         }
         // A unit's distance is that of its nearest matching row; order as the database path
@@ -1066,7 +1071,8 @@ struct Newest {
 }
 
 fn newest_change(conn: &mut DbConnection) -> anyhow::Result<i64> {
-    let q = Sql::new("SELECT MAX(seq) AS seq FROM search_change");
+    // Prepared: every near-here search asks.
+    let q = Sql::prepared("SELECT MAX(seq) AS seq FROM search_change");
     Ok(q.load::<Newest>(conn)?
         .pop()
         .and_then(|n| n.seq)
