@@ -21,7 +21,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::hsds::model::Page;
 use crate::hsds::validate::is_uuid;
 use crate::search::filters::{Format, Search};
-use crate::search::nearby;
 use crate::search::query::{self, Hit, Unit, Window};
 use crate::state::AppState;
 
@@ -85,8 +84,13 @@ where
     if s.format == Format::Ndjson {
         let q = s.clone();
         let nearby = state.nearby.clone();
-        let (hits, _) = state
-            .db(move |conn| Ok(query::run(conn, nearby.as_deref(), &q, unit, Window::All)?))
+        let hits = state
+            .db(move |conn| {
+                let answer = query::run(conn, nearby.as_deref(), &q, unit, Window::All)?;
+                // Every match, from the database.
+                crate::heap::trim();
+                Ok(answer.hits)
+            })
             .await?;
         return Ok(ndjson(state, hits, move |conn, batch| {
             render(conn, &s, batch)
@@ -97,13 +101,12 @@ where
     let (items, total) = state
         .db(move |conn| {
             let window = Window::Page { page, per_page };
-            let (hits, total) = query::run(conn, nearby.as_deref(), &s, unit, window)?;
-            let items = render(conn, &s, &hits)?;
-            if nearby.is_none() || !nearby::handles(&s) {
-                // The database answered.
+            let answer = query::run(conn, nearby.as_deref(), &s, unit, window)?;
+            let items = render(conn, &s, &answer.hits)?;
+            if !answer.from_index {
                 crate::heap::trim();
             }
-            Ok((items, total))
+            Ok((items, answer.total))
         })
         .await?;
     Ok(HttpResponse::Ok()

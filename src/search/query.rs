@@ -31,6 +31,25 @@ pub struct Hit {
     pub distance: Option<f64>,
 }
 
+/// A search's answer: the hits of the window and the total number of matches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub hits: Vec<Hit>,
+    pub total: i64,
+    /// Whether the near-here index answered (else the database did, allocating more).
+    pub from_index: bool,
+}
+
+impl Answer {
+    fn from_database((hits, total): (Vec<Hit>, i64)) -> Answer {
+        Answer {
+            hits,
+            total,
+            from_index: false,
+        }
+    }
+}
+
 /// Which part of the results to return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
@@ -198,7 +217,7 @@ fn id_column(unit: Unit) -> &'static str {
     }
 }
 
-/// Runs the search; returns the hits of the window and the total number of matches.
+/// Runs the search.
 ///
 /// With `nearby`, the index first catches up with every committed change, and a page of a
 /// near-here search is answered from it.
@@ -208,14 +227,19 @@ pub fn run(
     s: &Search,
     unit: Unit,
     window: Window,
-) -> anyhow::Result<(Vec<Hit>, i64)> {
+) -> anyhow::Result<Answer> {
     if let Some(index) = nearby {
         // Also when the database answers: the items it renders may come from the index's
         // cache, which must have seen every change first.
         index.catch_up(conn)?;
         if let Window::Page { page, per_page } = window {
             if nearby::handles(s) {
-                return index.search(conn, s, unit, page, per_page);
+                let (hits, total) = index.search(conn, s, unit, page, per_page)?;
+                return Ok(Answer {
+                    hits,
+                    total,
+                    from_index: true,
+                });
             }
         }
     }
@@ -223,7 +247,7 @@ pub fn run(
     if s.around_postcode {
         let Some(point) = postcode_centroid(conn, s.postcode.as_deref().unwrap_or_default())?
         else {
-            return Ok((vec![], 0));
+            return Ok(Answer::from_database((vec![], 0)));
         };
         let around = Search {
             point: Some(point),
@@ -234,7 +258,7 @@ pub fn run(
         return run(conn, nearby, &around, unit, window);
     }
     if s.point.is_none() && s.open_at.is_none() {
-        return run_in_sql(conn, s, unit, window, backend);
+        return run_in_sql(conn, s, unit, window, backend).map(Answer::from_database);
     }
     let mut q = Sql::new(&format!(
         "SELECT {} AS id, name, latitude, longitude, time_zone, hours FROM search_entry",
@@ -302,7 +326,7 @@ pub fn run(
             .map(|(id, distance, _)| Hit { id, distance })
             .collect(),
     };
-    Ok((selected, total))
+    Ok(Answer::from_database((selected, total)))
 }
 
 #[derive(QueryableByName)]
