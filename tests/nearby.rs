@@ -170,3 +170,47 @@ fn the_index_and_the_database_give_the_same_pages() {
     assert_eq!(memory.state.nearby.as_ref().unwrap().rows(), 60);
     assert!(sql.state.nearby.is_none());
 }
+
+#[test]
+fn counts_kept_for_a_city_follow_writes() {
+    let a = TestServer::start();
+    let b = a.beside(&[]);
+    a.user("admin@haven.example", "admin", None);
+    let admin = a.token("admin@haven.example");
+    let org = json!({"id": ORG, "name": "Org", "description": "A partner."});
+    assert_eq!(
+        a.send("POST", "/organizations", Some(&admin), Some(&org)).0,
+        201
+    );
+    a.user("staff@org.example", "staff", Some(ORG));
+    let staff = a.token("staff@org.example");
+    let add = |name: &str, lat: f64| {
+        let (status, created) = a.send(
+            "POST",
+            "/services",
+            Some(&staff),
+            Some(&body(name, lat, -0.121)),
+        );
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_str().unwrap().to_string()
+    };
+    // One page of one item, 20 km around: the nearest is at the point, and the cell 9 km north
+    // lies wholly inside the circle and beyond the page, so its rows are counted only, and
+    // the count is kept.
+    let search = "/service_at_locations?lat=51.5&lon=-0.12&proximity=20000&per_page=1";
+    add("Drop-in at the point", 51.5);
+    add("Outreach north", 51.58);
+    for server in [&a, &b] {
+        assert_eq!(server.json(search)["total_items"], 2);
+        assert_eq!(server.json(search)["total_items"], 2);
+    }
+    let third = add("Needle exchange north", 51.581);
+    for server in [&a, &b] {
+        assert_eq!(server.json(search)["total_items"], 3);
+    }
+    let (status, _) = a.send("DELETE", &format!("/services/{third}"), Some(&staff), None);
+    assert_eq!(status, 204);
+    for server in [&a, &b] {
+        assert_eq!(server.json(search)["total_items"], 2);
+    }
+}

@@ -49,6 +49,10 @@ const GAP_WAIT: Duration = Duration::from_secs(120);
 const RELOAD_AFTER: i64 = 20_000;
 /// Rows read per query when loading.
 const LOAD_BATCH: i64 = 50_000;
+/// Filter combinations whose counts are kept per cell.
+const COUNTS_PER_CELL: usize = 8;
+/// The counts kept for one cell: each test with how many of the cell's rows pass it.
+type KeptCounts = Vec<(SlotTest, usize)>;
 /// Rows named per query when a page is chosen: a page of 20 and its ties in one.
 const NAMED_CHUNK: usize = 32;
 /// Above this radius every candidate's distance is computed exactly (the approximation below
@@ -112,6 +116,7 @@ struct Slot {
 /// What a search asks of a row's `Slot`, prepared once. Testing a row takes no branch that
 /// depends on the row: rows pass or fail at random, and a scan in a city tests tens of
 /// thousands.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct SlotTest {
     /// 0 for any.
     service_types: i64,
@@ -463,6 +468,11 @@ struct Named {
 /// The index. One per process, shared by every worker.
 pub struct Nearby {
     grid: RwLock<Grid>,
+    /// How many rows of a cell pass a test, by cell, for cells a search finds wholly inside
+    /// its circle and beyond its page: a city's count then costs a lookup, not a pass over
+    /// tens of thousands of rows. Emptied, under the grid's write lock, whenever the grid
+    /// changes.
+    counts: Mutex<HashMap<(i32, i32), KeptCounts>>,
     cursor: Mutex<Cursor>,
     /// Search items already rendered, forgotten as their services change.
     pub rendered: Rendered,
@@ -545,6 +555,7 @@ impl Nearby {
     pub fn new(rendered: usize) -> Nearby {
         Nearby {
             grid: RwLock::default(),
+            counts: Mutex::default(),
             cursor: Mutex::default(),
             rendered: Rendered::new(rendered),
         }
@@ -608,6 +619,7 @@ impl Nearby {
             rows.extend(q.load::<Row>(conn)?);
         }
         let mut grid = self.grid.write().unwrap_or_else(PoisonError::into_inner);
+        self.forget_counts();
         for s in &services {
             grid.remove_service(service_hash(s));
         }
@@ -660,7 +672,10 @@ impl Nearby {
             cell.cold.shrink_to_fit();
         }
         let rows = fresh.rows;
-        *self.grid.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        let mut grid = self.grid.write().unwrap_or_else(PoisonError::into_inner);
+        *grid = fresh;
+        self.forget_counts();
+        drop(grid);
         self.rendered.clear();
         tracing::info!(
             rows,
@@ -668,6 +683,37 @@ impl Nearby {
             "near-here index loaded"
         );
         Ok(())
+    }
+
+    /// Call with the grid's write lock held.
+    fn forget_counts(&self) {
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// How many rows of the cell at `at` pass `test`. Call with the grid's read lock held, so
+    /// what is kept is true of the grid until it next changes.
+    fn cell_count(&self, at: (i32, i32), cell: &Cell, test: &SlotTest) -> usize {
+        let known = self
+            .counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&at)
+            .and_then(|tests| tests.iter().find(|(t, _)| t == test).map(|(_, n)| *n));
+        if let Some(n) = known {
+            return n;
+        }
+        let n = cell.slots.iter().filter(|slot| test.passes(slot)).count();
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let tests = counts.entry(at).or_default();
+        // A few filter combinations per cell are most searches; the oldest goes first.
+        if tests.len() >= COUNTS_PER_CELL {
+            tests.remove(0);
+        }
+        tests.push((test.clone(), n));
+        n
     }
 
     /// Answers a search that `handles` accepts: the page's hits and the total. Call
@@ -927,7 +973,7 @@ impl Nearby {
         let (inner, outer) = (s.radius * (1.0 - e), s.radius * (1.0 + e));
         let (inner2, outer2) = (inner * inner, outer * outer);
         let (c0, c1) = cell_span(p, s.radius);
-        let mut cells: Vec<(f64, bool, &Cell)> = Vec::new();
+        let mut cells: Vec<(f64, bool, (i32, i32), &Cell)> = Vec::new();
         for ci in c0.0..=c1.0 {
             for cj in c0.1..=c1.1 {
                 if let Some(cell) = grid.cells.get(&(ci, cj)) {
@@ -936,7 +982,7 @@ impl Nearby {
                     if eps.is_some() && near > outer {
                         continue;
                     }
-                    cells.push((near, eps.is_some() && far < inner, cell));
+                    cells.push((near, eps.is_some() && far < inner, (ci, cj), cell));
                 }
             }
         }
@@ -950,18 +996,19 @@ impl Nearby {
         let mut best: BinaryHeap<Metres> = BinaryHeap::new();
         let mut bar = f64::INFINITY;
         let mut bar2 = f64::INFINITY;
-        for (near, inside, cell) in cells {
+        for (near, inside, at, cell) in cells {
             let may_keep = eps.is_none() || near / (1.0 + e) <= bar;
             if !may_keep && !cold_filters {
-                // No row here can be kept, so rows are only counted, without a branch for
-                // most: every row of a cell wholly inside the circle is within the radius,
-                // and elsewhere the approximation decides all but the rows near the edge.
+                // No row here can be kept, so rows are only counted. Every row of a cell
+                // wholly inside the circle is within the radius, so only the filters count
+                // there; elsewhere the approximation decides, without a branch, all but the
+                // rows near the edge.
+                if inside {
+                    count += self.cell_count(at, cell, &test);
+                    continue;
+                }
                 for slot in &cell.slots {
                     let passes = test.passes(slot);
-                    if inside {
-                        count += usize::from(passes);
-                        continue;
-                    }
                     let q = approx.metres_squared(slot.lat, slot.lon);
                     count += usize::from(passes & (q < inner2));
                     if passes & (q >= inner2) & (q <= outer2) {
