@@ -677,6 +677,8 @@ impl Nearby {
         self.forget_counts();
         drop(grid);
         self.rendered.clear();
+        // The rows were read in batches of tens of thousands of strings, now freed.
+        crate::heap::trim();
         tracing::info!(
             rows,
             millis = started.elapsed().as_millis() as u64,
