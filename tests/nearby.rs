@@ -29,8 +29,8 @@ fn body(name: &str, lat: f64, lon: f64) -> Value {
     )
 }
 
-#[test]
-fn a_write_through_one_instance_is_found_by_another_at_once() {
+/// Two instances over one database, and a staff token of a partner organisation.
+fn two_instances() -> (TestServer, TestServer, String) {
     let a = TestServer::start();
     let b = a.beside(&[]);
     a.user("admin@haven.example", "admin", None);
@@ -42,6 +42,12 @@ fn a_write_through_one_instance_is_found_by_another_at_once() {
     );
     a.user("staff@org.example", "staff", Some(ORG));
     let staff = a.token("staff@org.example");
+    (a, b, staff)
+}
+
+#[test]
+fn a_write_through_one_instance_is_found_by_another_at_once() {
+    let (a, b, staff) = two_instances();
 
     // Both indexes are loaded (and empty) before the write.
     assert_eq!(ids(&b.json(&near(51.5, -0.12))), Vec::<String>::new());
@@ -173,17 +179,7 @@ fn the_index_and_the_database_give_the_same_pages() {
 
 #[test]
 fn counts_kept_for_a_city_follow_writes() {
-    let a = TestServer::start();
-    let b = a.beside(&[]);
-    a.user("admin@haven.example", "admin", None);
-    let admin = a.token("admin@haven.example");
-    let org = json!({"id": ORG, "name": "Org", "description": "A partner."});
-    assert_eq!(
-        a.send("POST", "/organizations", Some(&admin), Some(&org)).0,
-        201
-    );
-    a.user("staff@org.example", "staff", Some(ORG));
-    let staff = a.token("staff@org.example");
+    let (a, b, staff) = two_instances();
     let add = |name: &str, lat: f64| {
         let (status, created) = a.send(
             "POST",
