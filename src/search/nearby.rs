@@ -710,6 +710,10 @@ impl Nearby {
         let n = cell.slots.iter().filter(|slot| test.passes(slot)).count();
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         let tests = counts.entry(at).or_default();
+        // Another search may have counted the same cell meanwhile.
+        if tests.iter().any(|(t, _)| t == test) {
+            return n;
+        }
         // A few filter combinations per cell are most searches; the oldest goes first.
         if tests.len() >= COUNTS_PER_CELL {
             tests.remove(0);
