@@ -210,3 +210,53 @@ fn counts_kept_for_a_city_follow_writes() {
         assert_eq!(server.json(search)["total_items"], 2);
     }
 }
+
+#[test]
+fn kept_keyword_answers_follow_writes() {
+    let (a, b, staff) = two_instances();
+    let add = |name: &str| {
+        let (status, created) = a.send(
+            "POST",
+            "/services",
+            Some(&staff),
+            Some(&body(name, 51.5, -0.12)),
+        );
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_str().unwrap().to_string()
+    };
+    let search = "/services?search=detox&per_page=1";
+    let first = add("Detox unit");
+    for server in [&a, &b] {
+        assert_eq!(server.json(search)["total_items"], 1);
+        // The second time the page is the one kept.
+        assert_eq!(server.json(search)["total_items"], 1);
+        assert_eq!(server.state.nearby.as_ref().unwrap().answers.len(), 1);
+    }
+    // A write through one instance: both see it at once, in the total and in the page.
+    let second = add("A detox clinic");
+    for server in [&a, &b] {
+        let page = server.json(search);
+        assert_eq!(page["total_items"], 2);
+        assert_eq!(page["contents"][0]["id"], second.as_str());
+    }
+    // Renamed so that the word no longer matches.
+    let (status, mut renamed) = a.send("GET", &format!("/services/{first}"), None, None);
+    assert_eq!(status, 200);
+    renamed["name"] = json!("Withdrawal unit");
+    renamed["description"] = json!("Medically managed withdrawal.");
+    let (status, answer) = a.send(
+        "PUT",
+        &format!("/services/{first}"),
+        Some(&staff),
+        Some(&renamed),
+    );
+    assert_eq!(status, 200, "{answer}");
+    for server in [&a, &b] {
+        assert_eq!(server.json(search)["total_items"], 1);
+    }
+    let (status, _) = a.send("DELETE", &format!("/services/{second}"), Some(&staff), None);
+    assert_eq!(status, 204);
+    for server in [&a, &b] {
+        assert_eq!(server.json(search)["total_items"], 0);
+    }
+}

@@ -103,7 +103,7 @@ where
             let window = Window::Page { page, per_page };
             let answer = query::run(conn, nearby.as_deref(), &s, unit, window)?;
             let items = render(conn, &s, &answer.hits)?;
-            if !answer.from_index {
+            if !answer.from_memory {
                 crate::heap::trim();
             }
             Ok((items, answer.total))

@@ -1,5 +1,6 @@
 //! Search: parameters, derived index rows, opening hours, distances and the query itself.
 
+pub mod answers;
 pub mod filters;
 pub mod hours;
 pub mod index;

@@ -34,6 +34,7 @@ use diesel::QueryableByName;
 
 use crate::catalog::rendered::Rendered;
 use crate::db::{Backend, DbConnection, Sql};
+use crate::search::answers::Answers;
 use crate::search::filters::{Point, Search};
 use crate::search::hours::{self, is_open};
 use crate::search::place::{bounds, distance};
@@ -473,6 +474,8 @@ pub struct Nearby {
     /// tens of thousands of rows. Emptied, under the grid's write lock, whenever the grid
     /// changes.
     counts: Mutex<HashMap<(i32, i32), KeptCounts>>,
+    /// Pages of searches the database answered, emptied with `counts`.
+    pub answers: Answers,
     cursor: Mutex<Cursor>,
     /// Search items already rendered, forgotten as their services change.
     pub rendered: Rendered,
@@ -556,6 +559,7 @@ impl Nearby {
         Nearby {
             grid: RwLock::default(),
             counts: Mutex::default(),
+            answers: Answers::default(),
             cursor: Mutex::default(),
             rendered: Rendered::new(rendered),
         }
@@ -619,7 +623,7 @@ impl Nearby {
             rows.extend(q.load::<Row>(conn)?);
         }
         let mut grid = self.grid.write().unwrap_or_else(PoisonError::into_inner);
-        self.forget_counts();
+        self.forget_kept();
         for s in &services {
             grid.remove_service(service_hash(s));
         }
@@ -674,7 +678,7 @@ impl Nearby {
         let rows = fresh.rows;
         let mut grid = self.grid.write().unwrap_or_else(PoisonError::into_inner);
         *grid = fresh;
-        self.forget_counts();
+        self.forget_kept();
         drop(grid);
         self.rendered.clear();
         // The rows were read in batches of tens of thousands of strings, now freed.
@@ -687,12 +691,13 @@ impl Nearby {
         Ok(())
     }
 
-    /// Call with the grid's write lock held.
-    fn forget_counts(&self) {
+    /// Forgets the kept cell counts and answers. Call with the grid's write lock held.
+    fn forget_kept(&self) {
         self.counts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+        self.answers.forget();
     }
 
     /// How many rows of the cell at `at` pass `test`. Call with the grid's read lock held, so

@@ -12,6 +12,7 @@ use diesel::sql_types::{Double, Nullable, Text};
 use diesel::QueryableByName;
 
 use crate::db::{Backend, DbConnection, Sql};
+use crate::search::answers::{Answers, Key};
 use crate::search::filters::{Point, Search};
 use crate::search::hours::{self, is_open};
 use crate::search::nearby::{self, Nearby};
@@ -36,8 +37,9 @@ pub struct Hit {
 pub struct Answer {
     pub hits: Vec<Hit>,
     pub total: i64,
-    /// Whether the near-here index answered (else the database did, allocating more).
-    pub from_index: bool,
+    /// Whether memory answered (the near-here index, or an answer kept from an earlier
+    /// search), else the database did, allocating more.
+    pub from_memory: bool,
 }
 
 impl Answer {
@@ -45,7 +47,7 @@ impl Answer {
         Answer {
             hits,
             total,
-            from_index: false,
+            from_memory: false,
         }
     }
 }
@@ -219,8 +221,9 @@ fn id_column(unit: Unit) -> &'static str {
 
 /// Runs the search.
 ///
-/// With `nearby`, the index first catches up with every committed change, and a page of a
-/// near-here search is answered from it.
+/// With `nearby`, the index first catches up with every committed change; then a page of a
+/// near-here search is answered from it, and the page of another search may be one kept
+/// since the last change (`answers.rs`).
 pub fn run(
     conn: &mut DbConnection,
     nearby: Option<&Nearby>,
@@ -228,21 +231,42 @@ pub fn run(
     unit: Unit,
     window: Window,
 ) -> anyhow::Result<Answer> {
-    if let Some(index) = nearby {
-        // Also when the database answers: the items it renders may come from the index's
-        // cache, which must have seen every change first.
-        index.catch_up(conn)?;
-        if let Window::Page { page, per_page } = window {
-            if nearby::handles(s) {
-                let (hits, total) = index.search(conn, s, unit, page, per_page)?;
-                return Ok(Answer {
-                    hits,
-                    total,
-                    from_index: true,
-                });
-            }
+    let Some(index) = nearby else {
+        return run_in_database(conn, None, s, unit, window);
+    };
+    // Also when the database answers: the items it renders may come from the index's cache,
+    // which must have seen every change first, as must the answers kept.
+    index.catch_up(conn)?;
+    if let Window::Page { page, per_page } = window {
+        if nearby::handles(s) {
+            let (hits, total) = index.search(conn, s, unit, page, per_page)?;
+            return Ok(Answer {
+                hits,
+                total,
+                from_memory: true,
+            });
         }
     }
+    if !Answers::keeps(s, window) {
+        return run_in_database(conn, nearby, s, unit, window);
+    }
+    let mut computed = false;
+    let mut answer = index.answers.get_or(Key::new(s, unit, window), || {
+        computed = true;
+        run_in_database(conn, nearby, s, unit, window)
+    })?;
+    answer.from_memory = !computed;
+    Ok(answer)
+}
+
+/// Runs a search the near-here index does not answer.
+fn run_in_database(
+    conn: &mut DbConnection,
+    nearby: Option<&Nearby>,
+    s: &Search,
+    unit: Unit,
+    window: Window,
+) -> anyhow::Result<Answer> {
     let backend = Backend::of(conn);
     if s.around_postcode {
         let Some(point) = postcode_centroid(conn, s.postcode.as_deref().unwrap_or_default())?

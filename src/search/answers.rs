@@ -1,0 +1,208 @@
+//! Answers of database searches kept until the directory next changes.
+//!
+//! A keyword over a million services costs the database 100–300 ms (a common word matches a
+//! quarter of them, each counted and checked against the filters), and the same few words
+//! (naloxone, detox, housing) are most of what people type. So a page of a search the
+//! database answered is kept, with its total, and given again until any service changes.
+//!
+//! The near-here index (`search::nearby`) follows `search_change`, the log every write of a
+//! service's search rows appends to, and empties this whenever it applies a change or loads
+//! everything again; a search catches the index up before asking here, so it never gets an
+//! answer older than a write committed before it, through any instance. Every write that can
+//! change such an answer (a service, its organisation, a location, the terms its attributes
+//! bring) rewrites the service's search rows, so it is in that log. An answer from a read that
+//! began before a change is not kept (see `generation`). Searches that depend on the clock
+//! (`open_at`) are never kept.
+
+use std::num::NonZeroUsize;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use lru::LruCache;
+
+use crate::search::filters::{Format, Search};
+use crate::search::query::{Answer, Unit, Window};
+
+/// Pages kept: each is at most 100 ids and a total (a few kilobytes).
+const KEPT: usize = 256;
+
+/// A search's identity: its `Debug` text, with what only changes how items are shown left
+/// out. `Search` holds floats (point, radius, fee, age), so it has no `Eq` or `Hash`; its
+/// `Debug` text tells any two searches apart and takes in every filter added later, which a
+/// key listing the fields by hand would silently miss. Building it costs microseconds beside
+/// the milliseconds of the query it saves.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key(String);
+
+impl Key {
+    pub fn new(s: &Search, unit: Unit, window: Window) -> Key {
+        let shown = Search {
+            minimal: false,
+            full: false,
+            format: Format::Json,
+            ..s.clone()
+        };
+        Key(format!("{unit:?} {window:?} {shown:?}"))
+    }
+}
+
+struct Inner {
+    answers: LruCache<Key, Answer>,
+    /// Bumped by every `forget`.
+    generation: u64,
+}
+
+pub struct Answers {
+    inner: Mutex<Inner>,
+}
+
+impl Default for Answers {
+    fn default() -> Self {
+        Answers {
+            inner: Mutex::new(Inner {
+                answers: LruCache::new(NonZeroUsize::new(KEPT).expect("not zero")),
+                generation: 0,
+            }),
+        }
+    }
+}
+
+impl Answers {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a search's answer may be kept: a page, and not one that depends on the clock.
+    pub fn keeps(s: &Search, window: Window) -> bool {
+        matches!(window, Window::Page { .. }) && s.open_at.is_none()
+    }
+
+    /// The kept answer to `key`, or else `answer()`'s, kept unless a change was noted while
+    /// it ran (its read may have missed that change).
+    pub fn get_or<E>(
+        &self,
+        key: Key,
+        answer: impl FnOnce() -> Result<Answer, E>,
+    ) -> Result<Answer, E> {
+        let generation = {
+            let mut inner = self.lock();
+            if let Some(kept) = inner.answers.get(&key) {
+                return Ok(kept.clone());
+            }
+            inner.generation
+        };
+        let fresh = answer()?;
+        let mut inner = self.lock();
+        if inner.generation == generation {
+            inner.answers.put(key, fresh.clone());
+        }
+        Ok(fresh)
+    }
+
+    /// Forgets every answer: the directory changed.
+    pub fn forget(&self) {
+        let mut inner = self.lock();
+        inner.answers.clear();
+        inner.generation += 1;
+    }
+
+    /// Answers kept, for tests and logs.
+    pub fn len(&self) -> usize {
+        self.lock().answers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::query::Hit;
+
+    fn answer(total: i64) -> Answer {
+        Answer {
+            hits: vec![Hit {
+                id: format!("s{total}"),
+                distance: None,
+            }],
+            total,
+            from_memory: false,
+        }
+    }
+
+    fn key(words: &[&str], page: i64) -> Key {
+        let s = Search {
+            words: words.iter().map(|w| w.to_string()).collect(),
+            ..Search::default()
+        };
+        Key::new(&s, Unit::Service, Window::Page { page, per_page: 20 })
+    }
+
+    #[test]
+    fn an_answer_is_kept_until_forgotten() {
+        let answers = Answers::default();
+        let first = answers.get_or(key(&["detox"], 1), || Ok::<_, ()>(answer(3)));
+        assert_eq!(first.unwrap().total, 3);
+        let kept = answers.get_or(key(&["detox"], 1), || Ok::<_, ()>(answer(4)));
+        assert_eq!(kept.unwrap().total, 3);
+        // Another page or word is another search.
+        let other = answers.get_or(key(&["detox"], 2), || Ok::<_, ()>(answer(5)));
+        assert_eq!(other.unwrap().total, 5);
+        assert_eq!(answers.len(), 2);
+        answers.forget();
+        assert!(answers.is_empty());
+        let fresh = answers.get_or(key(&["detox"], 1), || Ok::<_, ()>(answer(4)));
+        assert_eq!(fresh.unwrap().total, 4);
+    }
+
+    #[test]
+    fn an_answer_read_across_a_change_is_not_kept() {
+        let answers = Answers::default();
+        let during = answers.get_or(key(&["detox"], 1), || {
+            answers.forget();
+            Ok::<_, ()>(answer(3))
+        });
+        assert_eq!(during.unwrap().total, 3);
+        assert!(answers.is_empty());
+    }
+
+    #[test]
+    fn how_items_are_shown_is_not_part_of_the_key() {
+        let s = Search {
+            words: vec!["detox".into()],
+            ..Search::default()
+        };
+        let window = Window::Page {
+            page: 1,
+            per_page: 20,
+        };
+        let minimal = Search {
+            minimal: true,
+            ..s.clone()
+        };
+        assert_eq!(
+            Key::new(&s, Unit::Service, window),
+            Key::new(&minimal, Unit::Service, window)
+        );
+        let free = Search {
+            cost: 1,
+            ..s.clone()
+        };
+        assert_ne!(
+            Key::new(&s, Unit::Service, window),
+            Key::new(&free, Unit::Service, window)
+        );
+        assert_ne!(
+            Key::new(&s, Unit::Service, window),
+            Key::new(&s, Unit::ServiceAtLocation, window)
+        );
+    }
+
+    #[test]
+    fn errors_are_not_kept() {
+        let answers = Answers::default();
+        assert!(answers.get_or(key(&["detox"], 1), || Err(())).is_err());
+        assert!(answers.is_empty());
+    }
+}
