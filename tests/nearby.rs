@@ -212,7 +212,7 @@ fn counts_kept_for_a_city_follow_writes() {
 }
 
 #[test]
-fn kept_keyword_answers_follow_writes() {
+fn kept_keyword_answers_and_items_follow_writes() {
     let (a, b, staff) = two_instances();
     let add = |name: &str| {
         let (status, created) = a.send(
@@ -238,6 +238,22 @@ fn kept_keyword_answers_follow_writes() {
         let page = server.json(search);
         assert_eq!(page["total_items"], 2);
         assert_eq!(page["contents"][0]["id"], second.as_str());
+        assert_eq!(page["contents"][0]["name"], "A detox clinic");
+    }
+    // Its item was kept rendered; a change shows at once.
+    let (status, mut changed) = a.send("GET", &format!("/services/{second}"), None, None);
+    assert_eq!(status, 200);
+    changed["name"] = json!("A detox and withdrawal clinic");
+    let (status, answer) = a.send(
+        "PUT",
+        &format!("/services/{second}"),
+        Some(&staff),
+        Some(&changed),
+    );
+    assert_eq!(status, 200, "{answer}");
+    for server in [&a, &b] {
+        let page = server.json(search);
+        assert_eq!(page["contents"][0]["name"], "A detox and withdrawal clinic");
     }
     // Renamed so that the word no longer matches.
     let (status, mut renamed) = a.send("GET", &format!("/services/{first}"), None, None);

@@ -1,13 +1,10 @@
 //! `GET /service_at_locations` and `GET /service_at_locations/{id}`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use actix_web::http::header::ETAG;
 use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
 
-use super::rendered::{with_distance, Rendered};
+use super::rendered::{Built, Rendered};
 use super::{path_id, search_response, store, views};
 use crate::auth::Viewer;
 use crate::db::DbConnection;
@@ -26,41 +23,26 @@ fn render(
     viewer: Viewer,
     rendered: Option<&Rendered>,
 ) -> ApiResult<Vec<String>> {
-    let key = |id: &str| (id.to_string(), viewer, s.full);
-    let generation = rendered.map(Rendered::generation);
-    let mut json: HashMap<String, Arc<str>> = HashMap::new();
-    if let Some(cache) = rendered {
-        for h in hits {
-            if let Some(item) = cache.get(&key(&h.id)) {
-                json.insert(h.id.clone(), item);
-            }
+    let unit = Unit::ServiceAtLocation;
+    Rendered::items(rendered, unit, viewer, s.full, hits, |ids| {
+        let mut built = Vec::with_capacity(ids.len());
+        for sal in store::service_at_locations_by_id(conn, ids)? {
+            let service_id = sal.service_id.clone();
+            let sal = views::service_at_location(sal, viewer);
+            let sal = if s.full {
+                sal
+            } else {
+                views::service_at_location_list_item(sal)
+            };
+            let json = serde_json::to_string(&sal).map_err(anyhow::Error::from)?;
+            built.push(Built {
+                id: sal.id,
+                service_id,
+                json,
+            });
         }
-    }
-    let missing: Vec<String> = hits
-        .iter()
-        .filter(|h| !json.contains_key(&h.id))
-        .map(|h| h.id.clone())
-        .collect();
-    for sal in store::service_at_locations_by_id(conn, &missing)? {
-        let service_id = sal.service_id.clone();
-        let sal = views::service_at_location(sal, viewer);
-        let sal = if s.full {
-            sal
-        } else {
-            views::service_at_location_list_item(sal)
-        };
-        let item: Arc<str> = Arc::from(serde_json::to_string(&sal).map_err(anyhow::Error::from)?);
-        if let (Some(cache), Some(generation), Some(service_id)) =
-            (rendered, generation, service_id)
-        {
-            cache.keep(generation, &service_id, key(&sal.id), item.clone());
-        }
-        json.insert(sal.id.clone(), item);
-    }
-    Ok(hits
-        .iter()
-        .filter_map(|h| json.get(&h.id).map(|item| with_distance(item, h.distance)))
-        .collect())
+        Ok(built)
+    })
 }
 
 /// Search the directory for services at their locations.

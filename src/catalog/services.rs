@@ -1,13 +1,12 @@
 //! `GET /services` and `GET /services/{id}`.
 
-use std::collections::HashMap;
-
 use actix_web::http::header::ETAG;
 use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::rendered::{Built, Rendered};
 use super::{path_id, search_response, store, to_json_texts, views};
 use crate::auth::Viewer;
 use crate::db::DbConnection;
@@ -32,38 +31,43 @@ pub enum ServiceItem {
     Minimal(MinimalService),
 }
 
-/// Renders hits as the caller asked: minimal, list form or fully nested, with distances.
+/// Renders hits as the caller asked, each as JSON: minimal, or list form or fully nested with
+/// distances. With `rendered`, items already built are taken from it and the others kept in it.
 fn render(
     conn: &mut DbConnection,
     s: &Search,
     hits: &[Hit],
     viewer: Viewer,
-) -> ApiResult<Vec<ServiceItem>> {
-    let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
+    rendered: Option<&Rendered>,
+) -> ApiResult<Vec<String>> {
     if s.minimal {
+        let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
         let stamps = store::service_stamps(conn, &ids)?;
-        return Ok(ids
+        let items: Vec<MinimalService> = ids
             .into_iter()
             .filter_map(|id| {
                 let last_modified = stamps.get(&id)?.clone();
-                Some(ServiceItem::Minimal(MinimalService { id, last_modified }))
+                Some(MinimalService { id, last_modified })
             })
-            .collect());
+            .collect();
+        return to_json_texts(&items);
     }
-    let distances: HashMap<&str, Option<f64>> =
-        hits.iter().map(|h| (h.id.as_str(), h.distance)).collect();
-    let services = store::services(conn, &ids)?;
-    Ok(services
-        .into_iter()
-        .map(|service| {
+    Rendered::items(rendered, Unit::Service, viewer, s.full, hits, |ids| {
+        let mut built = Vec::with_capacity(ids.len());
+        for service in store::services(conn, ids)? {
             let mut service = views::service(service, viewer);
-            service.distance = distances.get(service.id.as_str()).copied().flatten();
             if !s.full {
                 service = views::service_list_item(service);
             }
-            ServiceItem::Service(Box::new(service))
-        })
-        .collect())
+            let json = serde_json::to_string(&service).map_err(anyhow::Error::from)?;
+            built.push(Built {
+                service_id: Some(service.id.clone()),
+                id: service.id,
+                json,
+            });
+        }
+        Ok(built)
+    })
 }
 
 /// Search the directory for services.
@@ -90,8 +94,15 @@ pub async fn list(
     Params(params): Params<SearchParams>,
 ) -> ApiResult<HttpResponse> {
     let s = params.parse(Utc::now())?;
+    let nearby = state.nearby.clone();
     let render = move |conn: &mut DbConnection, s: &Search, hits: &[Hit]| {
-        to_json_texts(&render(conn, s, hits, viewer)?)
+        render(
+            conn,
+            s,
+            hits,
+            viewer,
+            nearby.as_deref().map(|n| &n.rendered),
+        )
     };
     search_response(state.get_ref().clone(), s, Unit::Service, render).await
 }

@@ -19,7 +19,7 @@ use crate::search::nearby::{self, Nearby};
 use crate::search::place::{bounds, distance};
 
 /// What is listed: services, or services at their locations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Unit {
     Service,
     ServiceAtLocation,
