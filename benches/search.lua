@@ -4,6 +4,8 @@
 -- HAVEN_BENCH_QUERIES environment variable (written by
 -- `haven generate --queries N`). Each wrk thread starts at a different
 -- offset so that concurrent connections do not ask the same question in lockstep.
+-- With HAVEN_BENCH_INTERLEAVE set to the number of wrk threads, thread t instead asks
+-- paths t+1, t+1+n, t+1+2n, ...: together the threads go through the list once, in order.
 --
 -- At the end it prints one machine-readable line, parsed by run.sh:
 --   HAVEN_BENCH requests=.. duration_us=.. rps=.. p50_us=.. p90_us=.. p99_us=.. max_us=..
@@ -20,6 +22,7 @@ end
 
 local paths = {}
 local i = 0
+local step = 1
 
 function init(args)
    local file = os.getenv("HAVEN_BENCH_QUERIES")
@@ -34,13 +37,19 @@ function init(args)
    if #paths == 0 then
       error("no queries in " .. file)
    end
-   -- Spread the threads' starting points over the list.
-   i = math.floor((thread_index or 0) * #paths / 2) % #paths
+   local interleave = tonumber(os.getenv("HAVEN_BENCH_INTERLEAVE") or "")
+   if interleave and interleave > 0 then
+      step = interleave
+      i = (thread_index or 0) - step
+   else
+      -- Spread the threads' starting points over the list.
+      i = math.floor((thread_index or 0) * #paths / 2) % #paths - 1
+   end
 end
 
 function request()
-   i = i % #paths + 1
-   return wrk.format("GET", paths[i])
+   i = (i + step) % #paths
+   return wrk.format("GET", paths[i + 1])
 end
 
 function done(summary, latency, requests)
