@@ -224,6 +224,17 @@ fn kept_keyword_answers_and_items_follow_writes() {
         assert_eq!(status, 201, "{created}");
         created["id"].as_str().unwrap().to_string()
     };
+    // Rewrites a service through the API with some fields changed.
+    let change = |id: &str, fields: Value| {
+        let (status, mut service) = a.send("GET", &format!("/services/{id}"), None, None);
+        assert_eq!(status, 200);
+        for (k, v) in fields.as_object().unwrap() {
+            service[k] = v.clone();
+        }
+        let path = format!("/services/{id}");
+        let (status, answer) = a.send("PUT", &path, Some(&staff), Some(&service));
+        assert_eq!(status, 200, "{answer}");
+    };
     let search = "/services?search=detox&per_page=1";
     let first = add("Detox unit");
     for server in [&a, &b] {
@@ -241,32 +252,16 @@ fn kept_keyword_answers_and_items_follow_writes() {
         assert_eq!(page["contents"][0]["name"], "A detox clinic");
     }
     // Its item was kept rendered; a change shows at once.
-    let (status, mut changed) = a.send("GET", &format!("/services/{second}"), None, None);
-    assert_eq!(status, 200);
-    changed["name"] = json!("A detox and withdrawal clinic");
-    let (status, answer) = a.send(
-        "PUT",
-        &format!("/services/{second}"),
-        Some(&staff),
-        Some(&changed),
-    );
-    assert_eq!(status, 200, "{answer}");
+    change(&second, json!({"name": "A detox and withdrawal clinic"}));
     for server in [&a, &b] {
         let page = server.json(search);
         assert_eq!(page["contents"][0]["name"], "A detox and withdrawal clinic");
     }
     // Renamed so that the word no longer matches.
-    let (status, mut renamed) = a.send("GET", &format!("/services/{first}"), None, None);
-    assert_eq!(status, 200);
-    renamed["name"] = json!("Withdrawal unit");
-    renamed["description"] = json!("Medically managed withdrawal.");
-    let (status, answer) = a.send(
-        "PUT",
-        &format!("/services/{first}"),
-        Some(&staff),
-        Some(&renamed),
+    change(
+        &first,
+        json!({"name": "Withdrawal unit", "description": "Medically managed withdrawal."}),
     );
-    assert_eq!(status, 200, "{answer}");
     for server in [&a, &b] {
         assert_eq!(server.json(search)["total_items"], 1);
     }
