@@ -45,6 +45,25 @@ fn two_instances() -> (TestServer, TestServer, String) {
     (a, b, staff)
 }
 
+/// Creates a service through `server`, returning its id.
+fn add(server: &TestServer, staff: &str, name: &str, lat: f64, lon: f64) -> String {
+    let (status, created) = server.send(
+        "POST",
+        "/services",
+        Some(staff),
+        Some(&body(name, lat, lon)),
+    );
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().unwrap().to_string()
+}
+
+/// Checks the total of a search on each server.
+fn assert_total(servers: [&TestServer; 2], search: &str, total: u64) {
+    for server in servers {
+        assert_eq!(server.json(search)["total_items"], total, "{search}");
+    }
+}
+
 #[test]
 fn a_write_through_one_instance_is_found_by_another_at_once() {
     let (a, b, staff) = two_instances();
@@ -180,16 +199,7 @@ fn the_index_and_the_database_give_the_same_pages() {
 #[test]
 fn counts_kept_for_a_city_follow_writes() {
     let (a, b, staff) = two_instances();
-    let add = |name: &str, lat: f64| {
-        let (status, created) = a.send(
-            "POST",
-            "/services",
-            Some(&staff),
-            Some(&body(name, lat, -0.121)),
-        );
-        assert_eq!(status, 201, "{created}");
-        created["id"].as_str().unwrap().to_string()
-    };
+    let add = |name: &str, lat: f64| add(&a, &staff, name, lat, -0.121);
     // One page of one item, 20 km around: the nearest is at the point, and the cell 9 km north
     // lies wholly inside the circle and beyond the page, so its rows are counted only, and
     // the count is kept.
@@ -201,29 +211,16 @@ fn counts_kept_for_a_city_follow_writes() {
         assert_eq!(server.json(search)["total_items"], 2);
     }
     let third = add("Needle exchange north", 51.581);
-    for server in [&a, &b] {
-        assert_eq!(server.json(search)["total_items"], 3);
-    }
+    assert_total([&a, &b], search, 3);
     let (status, _) = a.send("DELETE", &format!("/services/{third}"), Some(&staff), None);
     assert_eq!(status, 204);
-    for server in [&a, &b] {
-        assert_eq!(server.json(search)["total_items"], 2);
-    }
+    assert_total([&a, &b], search, 2);
 }
 
 #[test]
 fn kept_keyword_answers_and_items_follow_writes() {
     let (a, b, staff) = two_instances();
-    let add = |name: &str| {
-        let (status, created) = a.send(
-            "POST",
-            "/services",
-            Some(&staff),
-            Some(&body(name, 51.5, -0.12)),
-        );
-        assert_eq!(status, 201, "{created}");
-        created["id"].as_str().unwrap().to_string()
-    };
+    let add = |name: &str| add(&a, &staff, name, 51.5, -0.12);
     // Rewrites a service through the API with some fields changed.
     let change = |id: &str, fields: Value| {
         let (status, mut service) = a.send("GET", &format!("/services/{id}"), None, None);
@@ -262,12 +259,8 @@ fn kept_keyword_answers_and_items_follow_writes() {
         &first,
         json!({"name": "Withdrawal unit", "description": "Medically managed withdrawal."}),
     );
-    for server in [&a, &b] {
-        assert_eq!(server.json(search)["total_items"], 1);
-    }
+    assert_total([&a, &b], search, 1);
     let (status, _) = a.send("DELETE", &format!("/services/{second}"), Some(&staff), None);
     assert_eq!(status, 204);
-    for server in [&a, &b] {
-        assert_eq!(server.json(search)["total_items"], 0);
-    }
+    assert_total([&a, &b], search, 0);
 }
