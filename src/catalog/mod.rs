@@ -16,6 +16,7 @@ use actix_web::HttpResponse;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
+use crate::catalog::rendered::Rendered;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
 use crate::hsds::model::Page;
@@ -67,7 +68,8 @@ where
 }
 
 /// Runs a search and answers with a page, or with every match as ndjson; `render` turns hits
-/// into the items shown, each as JSON text (so items kept rendered are not parsed again).
+/// into the items shown, each as JSON text (so items kept rendered are not parsed again),
+/// given the instance's kept items, if it keeps any.
 pub async fn search_response<R>(
     state: AppState,
     s: Search,
@@ -75,7 +77,7 @@ pub async fn search_response<R>(
     render: R,
 ) -> ApiResult<HttpResponse>
 where
-    R: Fn(&mut DbConnection, &Search, &[Hit]) -> ApiResult<Vec<String>>
+    R: Fn(&mut DbConnection, &Search, &[Hit], Option<&Rendered>) -> ApiResult<Vec<String>>
         + Send
         + Sync
         + Clone
@@ -92,8 +94,9 @@ where
                 Ok(answer.hits)
             })
             .await?;
+        let nearby = state.nearby.clone();
         return Ok(ndjson(state, hits, move |conn, batch| {
-            render(conn, &s, batch)
+            render(conn, &s, batch, nearby.as_deref().map(|n| &n.rendered))
         }));
     }
     let (page, per_page) = (s.page, s.per_page);
@@ -102,7 +105,12 @@ where
         .db(move |conn| {
             let window = Window::Page { page, per_page };
             let answer = query::run(conn, nearby.as_deref(), &s, unit, window)?;
-            let items = render(conn, &s, &answer.hits)?;
+            let items = render(
+                conn,
+                &s,
+                &answer.hits,
+                nearby.as_deref().map(|n| &n.rendered),
+            )?;
             if !answer.from_memory {
                 crate::heap::trim();
             }

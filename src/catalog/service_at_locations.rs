@@ -67,16 +67,10 @@ pub async fn list(
     Params(params): Params<SearchParams>,
 ) -> ApiResult<HttpResponse> {
     let s = params.parse(Utc::now())?;
-    let nearby = state.nearby.clone();
-    let render = move |conn: &mut DbConnection, s: &Search, hits: &[Hit]| {
-        render(
-            conn,
-            s,
-            hits,
-            viewer,
-            nearby.as_deref().map(|n| &n.rendered),
-        )
-    };
+    let render =
+        move |conn: &mut DbConnection, s: &Search, hits: &[Hit], kept: Option<&Rendered>| {
+            render(conn, s, hits, viewer, kept)
+        };
     search_response(state.get_ref().clone(), s, Unit::ServiceAtLocation, render).await
 }
 
