@@ -264,3 +264,27 @@ fn kept_keyword_answers_and_items_follow_writes() {
     assert_eq!(status, 204);
     assert_total([&a, &b], search, 0);
 }
+
+#[test]
+fn kept_names_follow_renames() {
+    // Services at one place are as near as each other, so their names decide the order, and
+    // the names of rows a search weighed are kept. SQLite gives the rows a rename writes the
+    // keys of the rows it deletes, so a kept name must go with its row.
+    let (a, b, staff) = two_instances();
+    let bravo = add(&a, &staff, "Bravo", 52.2, 0.12);
+    let charlie = add(&a, &staff, "Charlie", 52.2, 0.12);
+    let search = near(52.2, 0.12);
+    for server in [&a, &b] {
+        assert_eq!(ids(&server.json(&search)), [bravo.clone(), charlie.clone()]);
+    }
+    let path = format!("/services/{charlie}");
+    let (_, mut service) = a.send("GET", &path, None, None);
+    service["name"] = json!("Alpha");
+    let (status, answer) = a.send("PUT", &path, Some(&staff), Some(&service));
+    assert_eq!(status, 200, "{answer}");
+    for server in [&a, &b] {
+        let page = server.json(&search);
+        assert_eq!(ids(&page), [charlie.clone(), bravo.clone()]);
+        assert_eq!(page["contents"][0]["service"]["name"], "Alpha");
+    }
+}

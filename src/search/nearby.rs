@@ -4,9 +4,9 @@
 //! finishing in Rust cost about 30 ms a search at 100,000 services. This index keeps what the
 //! filters test (point, masks, fees, ages, and interned languages, postcodes and organisations)
 //! in a grid of small cells, so a near-here search reads memory only and asks the database just
-//! for the names and ids of the page it returns. Opening hours are kept as a number per row:
-//! the row's pattern of open minutes in the local week (`week.rs`), stored once however many
-//! places share it, and its time zone. (Holding the schedules themselves, parsed, took
+//! for the names and ids of the rows that may make its page, keeping those it has read
+//! (`Names`). Opening hours are kept as a number per row: the row's pattern of open minutes in
+//! the local week (`week.rs`), stored once however many places share it, and its time zone. (Holding the schedules themselves, parsed, took
 //! gigabytes at a million services.) The few rows whose hours change from week to week are
 //! checked against their schedules, read from the database, when a search asks for hours.
 //!
@@ -24,6 +24,7 @@
 
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use diesel::sql_types::{BigInt, Double, Nullable, Text};
 use diesel::QueryableByName;
+use lru::LruCache;
 
 use crate::catalog::rendered::Rendered;
 use crate::db::{Backend, DbConnection, Sql};
@@ -59,6 +61,8 @@ const COUNTS_PER_CELL: usize = 8;
 type KeptCounts = Vec<(SlotTest, usize)>;
 /// Rows named per query when a page is chosen: a page of 20 and its ties in one.
 const NAMED_CHUNK: usize = 32;
+/// Rows whose ids and names are kept once read (`Names`), about 250 bytes each.
+const NAMES_KEPT: usize = 20_000;
 /// Above this radius every candidate's distance is computed exactly (the approximation below
 /// is checked up to it).
 const APPROX_MAX_RADIUS: f64 = 100_000.0;
@@ -413,9 +417,11 @@ impl Grid {
         self.rows += 1;
     }
 
-    fn remove_service(&mut self, service: u64) {
+    /// Removes a service's rows, and says which (by key).
+    fn remove_service(&mut self, service: u64) -> Vec<i64> {
+        let mut removed = Vec::new();
         let Some(first) = self.homes.remove(&service) else {
-            return;
+            return removed;
         };
         let more = self.more_homes.remove(&service).unwrap_or_default();
         for at in std::iter::once(first).chain(more) {
@@ -426,6 +432,7 @@ impl Grid {
                         cell.slots.swap_remove(i);
                         let gone = cell.cold.swap_remove(i);
                         cell.dated -= usize::from(gone.week == DATED);
+                        removed.push(gone.key);
                         self.rows -= 1;
                     } else {
                         i += 1;
@@ -436,6 +443,7 @@ impl Grid {
                 }
             }
         }
+        removed
     }
 }
 
@@ -469,6 +477,43 @@ struct Named {
     name: String,
 }
 
+/// The ids and names of rows searches have shown or weighed for a page, by key. Naming a
+/// page's rows was a quarter of a near-here search's time at a million services: a B-tree
+/// step per row, through pages SQLite's cache rarely still held. Searches near the same places
+/// weigh the same rows, so their names are kept, least recently used first out.
+///
+/// A key is forgotten whenever the grid removes or adds a row under it (SQLite gives a
+/// deleted row's key to the next row inserted), under the grid's write lock; a name read
+/// before that is not kept (`generation`).
+struct Names {
+    rows: LruCache<i64, Arc<Named>>,
+    /// Bumped by every forgetting.
+    generation: u64,
+}
+
+impl Default for Names {
+    fn default() -> Names {
+        Names {
+            rows: LruCache::new(NonZeroUsize::new(NAMES_KEPT).expect("not zero")),
+            generation: 0,
+        }
+    }
+}
+
+impl Names {
+    fn forget(&mut self, keys: impl IntoIterator<Item = i64>) {
+        for key in keys {
+            self.rows.pop(&key);
+        }
+        self.generation += 1;
+    }
+
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.generation += 1;
+    }
+}
+
 /// The index. One per process, shared by every worker.
 pub struct Nearby {
     grid: RwLock<Grid>,
@@ -479,6 +524,7 @@ pub struct Nearby {
     counts: Mutex<HashMap<(i32, i32), KeptCounts>>,
     /// Pages of searches the database answered, emptied with `counts`.
     pub answers: Answers,
+    names: Mutex<Names>,
     cursor: Mutex<Cursor>,
     /// Search items already rendered, forgotten as their services change.
     pub rendered: Rendered,
@@ -563,6 +609,7 @@ impl Nearby {
             grid: RwLock::default(),
             counts: Mutex::default(),
             answers: Answers::default(),
+            names: Mutex::default(),
             cursor: Mutex::default(),
             rendered: Rendered::new(rendered),
         }
@@ -627,13 +674,16 @@ impl Nearby {
         }
         let mut grid = self.grid.write().unwrap_or_else(PoisonError::into_inner);
         self.forget_kept();
+        let mut keys = Vec::new();
         for s in &services {
-            grid.remove_service(service_hash(s));
+            keys.extend(grid.remove_service(service_hash(s)));
         }
         self.rendered.forget(services.iter().map(String::as_str));
         for r in rows {
+            keys.push(r.id);
             grid.add(r);
         }
+        self.lock_names().forget(keys);
         Ok(())
     }
 
@@ -682,6 +732,7 @@ impl Nearby {
         let mut grid = self.grid.write().unwrap_or_else(PoisonError::into_inner);
         *grid = fresh;
         self.forget_kept();
+        self.lock_names().clear();
         drop(grid);
         self.rendered.clear();
         // The rows were read in batches of tens of thousands of strings, now freed.
@@ -692,6 +743,47 @@ impl Nearby {
             "near-here index loaded"
         );
         Ok(())
+    }
+
+    fn lock_names(&self) -> std::sync::MutexGuard<'_, Names> {
+        self.names.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The ids and names of the rows of `keys` (those still in the database), kept ones from
+    /// memory, the others read and kept.
+    fn named(&self, conn: &mut DbConnection, keys: &[i64]) -> anyhow::Result<Vec<Arc<Named>>> {
+        let mut named = Vec::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        let generation = {
+            let mut names = self.lock_names();
+            for &key in keys {
+                match names.rows.get(&key) {
+                    Some(n) => named.push(n.clone()),
+                    None => missing.push(key),
+                }
+            }
+            names.generation
+        };
+        let mut read = Vec::with_capacity(missing.len());
+        for chunk in missing.chunks(NAMED_CHUNK) {
+            // One prepared statement whatever the count: parsing an `IN` list of a new length
+            // cost more than the lookups themselves.
+            let mut q = Sql::prepared(
+                "SELECT id, service_id, service_at_location_id, name FROM search_entry WHERE id IN ",
+            );
+            q.bind_padded_list(chunk, NAMED_CHUNK);
+            read.extend(q.load::<Named>(conn)?.into_iter().map(Arc::new));
+        }
+        if !read.is_empty() {
+            let mut names = self.lock_names();
+            if names.generation == generation {
+                for n in &read {
+                    names.rows.put(n.id, n.clone());
+                }
+            }
+        }
+        named.extend(read);
+        Ok(named)
     }
 
     /// Forgets the kept cell counts and answers. Call with the grid's write lock held.
@@ -794,17 +886,8 @@ impl Nearby {
             }
         }
         let metres: HashMap<i64, f64> = candidates.iter().map(|m| (m.key, m.metres)).collect();
-        let mut named = Vec::with_capacity(candidates.len());
-        for chunk in candidates.chunks(NAMED_CHUNK) {
-            // One prepared statement whatever the count: parsing an `IN` list of a new length
-            // cost more than the lookups themselves.
-            let keys: Vec<i64> = chunk.iter().map(|m| m.key).collect();
-            let mut q = Sql::prepared(
-                "SELECT id, service_id, service_at_location_id, name FROM search_entry WHERE id IN ",
-            );
-            q.bind_padded_list(&keys, NAMED_CHUNK);
-            named.extend(q.load::<Named>(conn)?);
-        }
+        let keys: Vec<i64> = candidates.iter().map(|m| m.key).collect();
+        let named = self.named(conn, &keys)?;
         // A unit's distance is that of its nearest matching row; order as the database path
         // does: distance, then name, then id.
         let mut units: HashMap<String, (f64, String)> = HashMap::new();
@@ -813,13 +896,15 @@ impl Nearby {
                 continue;
             };
             let id = match unit {
-                Unit::Service => n.service_id,
-                Unit::ServiceAtLocation => match n.service_at_location_id {
+                Unit::Service => &n.service_id,
+                Unit::ServiceAtLocation => match &n.service_at_location_id {
                     Some(id) => id,
                     None => continue,
                 },
             };
-            let e = units.entry(id).or_insert((f64::INFINITY, n.name));
+            let e = units
+                .entry(id.clone())
+                .or_insert_with(|| (f64::INFINITY, n.name.clone()));
             e.0 = e.0.min(d);
         }
         let mut hits: Vec<(String, f64, String)> = units

@@ -391,7 +391,8 @@ fn walk_names(
     if s.words.is_empty() || total == 0 {
         return Ok(false);
     }
-    // The highest key bounds the number of rows (keys are not reused), in one index step.
+    // The highest key bounds the number of rows (keys are unique and positive), in one
+    // index step.
     let rows = Sql::new("SELECT COALESCE(MAX(id), 0) AS n FROM search_entry").count(conn)?;
     let needed = page.saturating_mul(per_page);
     Ok((total as f64).powi(2) > needed as f64 * rows as f64)
