@@ -6,9 +6,10 @@
 //! in a grid of small cells, so a near-here search reads memory only and asks the database just
 //! for the names and ids of the rows that may make its page, keeping those it has read
 //! (`Names`). Opening hours are kept as a number per row: the row's pattern of open minutes in
-//! the local week (`week.rs`), stored once however many places share it, and its time zone. (Holding the schedules themselves, parsed, took
-//! gigabytes at a million services.) The few rows whose hours change from week to week are
-//! checked against their schedules, read from the database, when a search asks for hours.
+//! the local week (`week.rs`), stored once however many places share it, and its time zone.
+//! (Holding the schedules themselves, parsed, took gigabytes at a million services.) The few
+//! rows whose hours change from week to week are checked against their schedules, read from
+//! the database, when a search asks for hours.
 //!
 //! It follows the database through `search_change`, to which every change of a service's search
 //! rows appends the service's id in the same transaction. A search first reads the newest
@@ -590,6 +591,7 @@ pub struct Nearby {
     counts: Mutex<HashMap<(i32, i32), KeptCounts>>,
     /// Pages of searches the database answered, emptied with `counts`.
     pub answers: Answers,
+    /// Names of rows read for pages, each forgotten when its row changes.
     names: Mutex<Names>,
     cursor: Mutex<Cursor>,
     /// Search items already rendered, forgotten as their services change.
@@ -1385,7 +1387,8 @@ mod tests {
     #[test]
     fn a_row_lies_in_the_bounds_of_its_block() {
         let mut rng = Lcg(11);
-        // A billionth of a degree (0.1 mm) of slack for rounding; the circle's edge has metres.
+        // A billionth of a degree (0.1 mm) of slack for rounding, far inside the margins the
+        // search keeps at the circle's edge.
         let slack = 1e-9;
         for _ in 0..200_000 {
             let lat = (rng.next() * 2.0 - 1.0) * 80.0;
