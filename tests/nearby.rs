@@ -57,6 +57,18 @@ fn add(server: &TestServer, staff: &str, name: &str, lat: f64, lon: f64) -> Stri
     created["id"].as_str().unwrap().to_string()
 }
 
+/// Rewrites a service through `server` with some fields changed.
+fn change(server: &TestServer, staff: &str, id: &str, fields: Value) {
+    let path = format!("/services/{id}");
+    let (status, mut service) = server.send("GET", &path, None, None);
+    assert_eq!(status, 200);
+    for (k, v) in fields.as_object().unwrap() {
+        service[k] = v.clone();
+    }
+    let (status, answer) = server.send("PUT", &path, Some(staff), Some(&service));
+    assert_eq!(status, 200, "{answer}");
+}
+
 /// Checks the total of a search on each server.
 fn assert_total(servers: [&TestServer; 2], search: &str, total: u64) {
     for server in servers {
@@ -221,17 +233,7 @@ fn counts_kept_for_a_city_follow_writes() {
 fn kept_keyword_answers_and_items_follow_writes() {
     let (a, b, staff) = two_instances();
     let add = |name: &str| add(&a, &staff, name, 51.5, -0.12);
-    // Rewrites a service through the API with some fields changed.
-    let change = |id: &str, fields: Value| {
-        let (status, mut service) = a.send("GET", &format!("/services/{id}"), None, None);
-        assert_eq!(status, 200);
-        for (k, v) in fields.as_object().unwrap() {
-            service[k] = v.clone();
-        }
-        let path = format!("/services/{id}");
-        let (status, answer) = a.send("PUT", &path, Some(&staff), Some(&service));
-        assert_eq!(status, 200, "{answer}");
-    };
+    let change = |id: &str, fields: Value| change(&a, &staff, id, fields);
     let search = "/services?search=detox&per_page=1";
     let first = add("Detox unit");
     for server in [&a, &b] {
@@ -277,11 +279,7 @@ fn kept_names_follow_renames() {
     for server in [&a, &b] {
         assert_eq!(ids(&server.json(&search)), [bravo.clone(), charlie.clone()]);
     }
-    let path = format!("/services/{charlie}");
-    let (_, mut service) = a.send("GET", &path, None, None);
-    service["name"] = json!("Alpha");
-    let (status, answer) = a.send("PUT", &path, Some(&staff), Some(&service));
-    assert_eq!(status, 200, "{answer}");
+    change(&a, &staff, &charlie, json!({"name": "Alpha"}));
     for server in [&a, &b] {
         let page = server.json(&search);
         assert_eq!(ids(&page), [charlie.clone(), bravo.clone()]);
