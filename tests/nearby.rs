@@ -286,3 +286,81 @@ fn kept_names_follow_renames() {
         assert_eq!(page["contents"][0]["service"]["name"], "Alpha");
     }
 }
+
+#[test]
+fn keyword_counts_from_memory_are_the_databases() {
+    let (a, b, staff) = two_instances();
+    let sql = a.beside(&[("HAVEN_SEARCH_MEMORY", "false")]);
+    let mut text = Vec::new();
+    haven::generate::services(1_500, 5, &mut text).unwrap();
+    let generated: Vec<Value> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    a.import(&generated);
+    // The partner's own, to change below: they share the words searched, and three have no
+    // place (rows the near-here index does not hold, whose texts it must still count).
+    let ours: Vec<String> = (0..30)
+        .map(|i| {
+            let name = format!("Peer naloxone outreach {i:02}");
+            if i % 10 == 0 {
+                let (status, created) = a.send(
+                    "POST",
+                    "/services",
+                    Some(&staff),
+                    Some(&common::partner_body(Fixture::new(&name))),
+                );
+                assert_eq!(status, 201, "{created}");
+                created["id"].as_str().unwrap().to_string()
+            } else {
+                add(&a, &staff, &name, 51.5 + i as f64 * 0.01, -0.12)
+            }
+        })
+        .collect();
+    // Common words (walked in name order), rarer ones and deep pages (from the matches), a
+    // prefix, two words, and no match at all.
+    let searches = [
+        "search=peer",
+        "search=peer&per_page=3&page=4",
+        "search=peer&per_page=100&page=2",
+        "search=peer&per_page=30&page=9",
+        "search=nalox&per_page=7&page=2",
+        "search=peer%20naloxone&per_page=5",
+        "search=rehabilitation&per_page=4&page=3",
+        "search=chicago&per_page=50",
+        "search=outreach&per_page=10&page=3",
+        "search=peer&status=active,inactive&per_page=15&page=2",
+        "search=peer&status=inactive",
+        "search=zzyzx",
+    ];
+    let agree = |when: &str| {
+        for search in searches {
+            let path = format!("/services?{search}");
+            let expected = sql.json(&path);
+            for server in [&a, &b] {
+                assert_eq!(server.json(&path), expected, "{when}: {path}");
+            }
+        }
+    };
+    agree("imported");
+    assert!(
+        sql.json("/services?search=peer")["total_items"]
+            .as_u64()
+            .unwrap()
+            > 100
+    );
+    // Closed, renamed so the words no longer match, and deleted, through one instance.
+    for id in &ours[..8] {
+        change(&a, &staff, id, json!({"status": "inactive"}));
+    }
+    for id in &ours[8..14] {
+        change(&a, &staff, id, json!({"name": "Housing first"}));
+    }
+    for id in &ours[14..20] {
+        let (status, _) = a.send("DELETE", &format!("/services/{id}"), Some(&staff), None);
+        assert_eq!(status, 204);
+    }
+    agree("changed");
+    assert!(sql.json("/services?search=peer&status=inactive")["total_items"] == 8);
+}

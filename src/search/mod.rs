@@ -4,6 +4,7 @@ pub mod answers;
 pub mod filters;
 pub mod hours;
 pub mod index;
+pub mod keyword;
 pub mod nearby;
 pub mod place;
 pub mod query;

@@ -45,6 +45,9 @@ use crate::search::query::{Hit, Unit};
 use crate::search::week::{self, Week};
 use crate::state::AppState;
 
+/// The highest text number `Grid::texts` holds, plus one.
+const TEXTS_MAX: usize = 1 << 26;
+
 /// Cell size in degrees. A 10 km search touches about 9 × 11 cells at 40° latitude. Cells
 /// half as wide as the first 0.05° mean fewer rows in the cells the circle's edge crosses,
 /// each of which is tested: at a million services that gave 14–30 % more searches a second
@@ -290,6 +293,19 @@ struct Grid {
     /// Each weekly pattern of opening hours once.
     weeks: Vec<Week>,
     week_ids: HashMap<Week, u32>,
+    /// The status of each service's search rows (its number in `statuses`, plus one; 0 for
+    /// none) by the number of its text (`text_id`), for counting keyword matches without
+    /// asking the database about each (`search::keyword`). A text's number is never given to
+    /// another service without that service's change being logged, so a number is set again
+    /// before it can be found; the numbers of deleted texts keep their last status, which no
+    /// search reads, as the full-text index no longer returns them. A byte for every number
+    /// up to the highest (about 1 MB at a million services; each rewrite of a service takes
+    /// a new number), up to `TEXTS_MAX`.
+    texts: Vec<u8>,
+    /// Whether a text's number was `TEXTS_MAX` or more, so not held: keyword searches then
+    /// count in the database.
+    texts_cut: bool,
+    /// Located rows held.
     rows: usize,
 }
 
@@ -336,10 +352,12 @@ struct Row {
     organization_id: Option<String>,
     #[diesel(sql_type = Text)]
     status: String,
-    #[diesel(sql_type = Double)]
-    latitude: f64,
-    #[diesel(sql_type = Double)]
-    longitude: f64,
+    #[diesel(sql_type = Nullable<Double>)]
+    latitude: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    longitude: Option<f64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    text_id: Option<i64>,
     #[diesel(sql_type = BigInt)]
     service_types: i64,
     #[diesel(sql_type = BigInt)]
@@ -368,10 +386,10 @@ struct Row {
     hours: Option<String>,
 }
 
+/// Every row, located or not: the statuses of texts (`texts`) cover them all.
 const ROW_COLUMNS: &str = "SELECT id, service_id, organization_id, status, latitude, longitude, \
-     service_types, cost, accessibility, delivery, low_barrier, population, languages, \
-     postcodes, min_fee, minimum_age, maximum_age, time_zone, hours FROM search_entry \
-     WHERE latitude IS NOT NULL AND longitude IS NOT NULL";
+     text_id, service_types, cost, accessibility, delivery, low_barrier, population, languages, \
+     postcodes, min_fee, minimum_age, maximum_age, time_zone, hours FROM search_entry";
 
 #[derive(QueryableByName)]
 struct Hours {
@@ -414,11 +432,27 @@ impl Grid {
         id
     }
 
+    /// Adds a row: its status by its text's number, and the row itself if it has a point.
     fn add(&mut self, r: Row) {
+        let status = self.statuses.intern(Some(&r.status));
+        match r.text_id.and_then(|t| usize::try_from(t).ok()) {
+            Some(text) if text < TEXTS_MAX => {
+                if text >= self.texts.len() {
+                    self.texts.resize(text + 1, 0);
+                }
+                // Statuses are the four of HSDS, so the number always fits.
+                self.texts[text] = u8::try_from(status + 1).unwrap_or(u8::MAX);
+            }
+            Some(_) => self.texts_cut = true,
+            None => {}
+        }
+        let (Some(lat), Some(lon)) = (r.latitude, r.longitude) else {
+            return;
+        };
         let narrow = |mask: i64| u16::try_from(mask).unwrap_or(u16::MAX);
         let slot = Slot {
-            lat: r.latitude,
-            lon: r.longitude,
+            lat,
+            lon,
             service_types: r.service_types,
             masks: [
                 r.cost,
@@ -428,7 +462,7 @@ impl Grid {
                 r.population,
             ]
             .map(narrow),
-            status: self.statuses.intern(Some(&r.status)) as u16,
+            status: status as u16,
             organization: self.organizations.intern(r.organization_id.as_deref()),
         };
         let service = service_hash(&r.service_id);
@@ -689,6 +723,28 @@ impl Nearby {
             .rows
     }
 
+    /// How many of these texts (by number) are of services whose search rows have one of
+    /// `statuses`: the count of a keyword search without other filters. `None` when some
+    /// text's number was too high to hold.
+    pub fn count_texts(&self, texts: &[i64], statuses: &[String]) -> Option<i64> {
+        let grid = self.grid.read().unwrap_or_else(PoisonError::into_inner);
+        if grid.texts_cut {
+            return None;
+        }
+        let mut wanted = [false; 256];
+        for id in statuses.iter().filter_map(|s| grid.statuses.find(s)) {
+            if let Ok(code) = u8::try_from(id + 1) {
+                wanted[usize::from(code)] = true;
+            }
+        }
+        let held = |t: i64| usize::try_from(t).ok().and_then(|t| grid.texts.get(t));
+        let n = texts
+            .iter()
+            .filter(|&&t| held(t).is_some_and(|&code| wanted[usize::from(code)]))
+            .count();
+        Some(n as i64)
+    }
+
     /// Applies every change committed since the last call; loads everything on first use, after
     /// a large batch, or when the change log was pruned past this instance.
     pub fn catch_up(&self, conn: &mut DbConnection) -> anyhow::Result<()> {
@@ -734,7 +790,7 @@ impl Nearby {
         let mut rows = Vec::new();
         for chunk in services.chunks(500) {
             let mut q = Sql::new(ROW_COLUMNS);
-            q.push(" AND service_id IN ")
+            q.push(" WHERE service_id IN ")
                 .bind_list(chunk.iter().cloned());
             rows.extend(q.load::<Row>(conn)?);
         }
@@ -763,7 +819,7 @@ impl Nearby {
         let mut after = i64::MIN;
         loop {
             let mut q = Sql::new(ROW_COLUMNS);
-            q.push(" AND id > ")
+            q.push(" WHERE id > ")
                 .bind(after)
                 .push(" ORDER BY id LIMIT ")
                 .bind(LOAD_BATCH);

@@ -15,6 +15,7 @@ use crate::db::{Backend, DbConnection, Sql};
 use crate::search::answers::{Answers, Key};
 use crate::search::filters::{Point, Search};
 use crate::search::hours::{self, is_open};
+use crate::search::keyword;
 use crate::search::nearby::{self, Nearby};
 use crate::search::place::{bounds, distance};
 
@@ -99,7 +100,7 @@ fn conditions(q: &mut Sql, s: &Search, unit: Unit, backend: Backend) {
 
 /// The full-text condition on `service_text_fts` (SQLite) or `service_text` (PostgreSQL):
 /// every word, each as a prefix.
-fn words_match(q: &mut Sql, s: &Search, backend: Backend) {
+pub(super) fn words_match(q: &mut Sql, s: &Search, backend: Backend) {
     match backend {
         Backend::Sqlite => {
             let expr: Vec<String> = s.words.iter().map(|w| format!("\"{w}\"*")).collect();
@@ -281,6 +282,13 @@ fn run_in_database(
         };
         return run(conn, nearby, &around, unit, window);
     }
+    if let (Some(index), Window::Page { page, per_page }) = (nearby, window) {
+        if keyword::handles(s, unit) {
+            if let Some(found) = keyword::page(conn, index, s, page, per_page)? {
+                return Ok(Answer::from_database(found));
+            }
+        }
+    }
     if s.point.is_none() && s.open_at.is_none() {
         return run_in_sql(conn, s, unit, window, backend).map(Answer::from_database);
     }
@@ -374,11 +382,23 @@ fn postcode_centroid(conn: &mut DbConnection, postcode: &str) -> anyhow::Result<
     }))
 }
 
-/// Whether SQLite should find a keyword search's page by walking every row in name order until
-/// the page is full, rather than starting from the matches and sorting them. SQLite cannot
-/// tell how many rows a full-text match returns, so it would always start from the matches:
-/// a common word at a million services means sorting a quarter of them for 20 names. Walking
-/// visits about `needed · rows / total` rows, starting from the matches about `total`.
+/// A bound on the number of search rows, in one index step: the highest key (keys are unique
+/// and positive).
+pub(super) fn rows_bound(conn: &mut DbConnection) -> anyhow::Result<i64> {
+    Ok(Sql::new("SELECT COALESCE(MAX(id), 0) AS n FROM search_entry").count(conn)?)
+}
+
+/// Whether a keyword search's page is found sooner by walking the rows in name order until
+/// `needed` of the `total` matches are passed than by starting from the matches and sorting
+/// them: walking visits about `needed · rows / total` rows, starting from the matches about
+/// `total`. A common word at a million services would otherwise mean sorting a tenth of them
+/// or more for 20 names.
+pub(super) fn walks(total: i64, needed: i64, rows: i64) -> bool {
+    total > 0 && (total as f64).powi(2) > needed as f64 * rows as f64
+}
+
+/// Whether SQLite should walk the rows in name order for this page (`walks`). SQLite cannot
+/// tell how many rows a full-text match returns, so it would always start from the matches.
 fn walk_names(
     conn: &mut DbConnection,
     s: &Search,
@@ -391,11 +411,11 @@ fn walk_names(
     if s.words.is_empty() || total == 0 {
         return Ok(false);
     }
-    // The highest key bounds the number of rows (keys are unique and positive), in one
-    // index step.
-    let rows = Sql::new("SELECT COALESCE(MAX(id), 0) AS n FROM search_entry").count(conn)?;
-    let needed = page.saturating_mul(per_page);
-    Ok((total as f64).powi(2) > needed as f64 * rows as f64)
+    Ok(walks(
+        total,
+        page.saturating_mul(per_page),
+        rows_bound(conn)?,
+    ))
 }
 
 fn run_in_sql(
@@ -427,12 +447,27 @@ fn run_in_sql(
         q
     };
     let total = count.count(conn)?;
+    let walk = backend == Backend::Sqlite && walk_names(conn, s, window, total)?;
+    Ok((page_in_sql(conn, s, unit, window, walk)?, total))
+}
+
+/// The database's page of a search without a point or a time; with `walk`, SQLite is told to
+/// walk the rows in name order (`walk_names`).
+pub(super) fn page_in_sql(
+    conn: &mut DbConnection,
+    s: &Search,
+    unit: Unit,
+    window: Window,
+    walk: bool,
+) -> anyhow::Result<Vec<Hit>> {
+    let backend = Backend::of(conn);
+    let id = id_column(unit);
     // Every row of a service carries the service's name, so distinct (name, id) pairs are the
     // units, in the order of the `search_entry_name` index.
     let mut q = Sql::new(&format!(
         "SELECT DISTINCT name, {id} AS id FROM search_entry"
     ));
-    if backend == Backend::Sqlite && walk_names(conn, s, window, total)? {
+    if walk {
         q.push(" INDEXED BY search_entry_name");
     }
     conditions(&mut q, s, unit, backend);
@@ -443,13 +478,11 @@ fn run_in_sql(
             .push(" OFFSET ")
             .bind((page - 1) * per_page);
     }
-    let hits = q
-        .load::<Ranked>(conn)?
+    Ok(q.load::<Ranked>(conn)?
         .into_iter()
         .map(|r| Hit {
             id: r.id,
             distance: None,
         })
-        .collect();
-    Ok((hits, total))
+        .collect())
 }

@@ -557,11 +557,17 @@ pub fn partner_body(fixture: Fixture) -> Value {
     let m = s.as_object_mut().unwrap();
     m.remove("organization");
     m.remove("organization_id");
-    for sal in s["service_at_locations"].as_array_mut().unwrap() {
-        sal["location"]
-            .as_object_mut()
-            .unwrap()
-            .remove("organization_id");
+    // A service with no place has no service_at_locations.
+    if let Some(sals) = m
+        .get_mut("service_at_locations")
+        .and_then(Value::as_array_mut)
+    {
+        for sal in sals {
+            sal["location"]
+                .as_object_mut()
+                .unwrap()
+                .remove("organization_id");
+        }
     }
     s
 }
