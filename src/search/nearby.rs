@@ -11,6 +11,9 @@
 //! rows whose hours change from week to week are checked against their schedules, read from
 //! the database, when a search asks for hours.
 //!
+//! It also keeps the status of every service's text by the text's number, located or not, so
+//! that keyword searches count their matches in memory (`search::keyword`).
+//!
 //! It follows the database through `search_change`, to which every change of a service's search
 //! rows appends the service's id in the same transaction. A search first reads the newest
 //! sequence number (one indexed read) and catches up when it is behind, so it sees every write
