@@ -17,7 +17,7 @@ use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::catalog::rendered::Rendered;
-use crate::db::DbConnection;
+use crate::db::{Backend, DbConnection};
 use crate::error::{ApiError, ApiResult};
 use crate::hsds::model::Page;
 use crate::hsds::validate::is_uuid;
@@ -100,6 +100,9 @@ where
         }));
     }
     let (page, per_page) = (s.page, s.per_page);
+    if let Some(found) = page_here(&state, &s, unit, &render)? {
+        return Ok(found);
+    }
     let nearby = state.nearby.clone();
     let (items, total) = state
         .db(move |conn| {
@@ -120,6 +123,43 @@ where
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(Page::new(items, total, page, per_page).to_json()))
+}
+
+/// A near-here page answered on this worker thread rather than a blocking one, when the
+/// index is current and a SQLite connection is free at once; else `None`.
+///
+/// Such a search takes a fraction of a millisecond, and handing it to a blocking thread and
+/// back cost 12–17 % of the server's throughput (at a million and at 10,000 services). It may
+/// still read a few names or items from SQLite: a local file, mostly in the page cache. Not on
+/// PostgreSQL, where each read is a network round trip the worker would sit out. An index
+/// behind the database goes the blocking way, which catches it up.
+fn page_here<R>(
+    state: &AppState,
+    s: &Search,
+    unit: Unit,
+    render: &R,
+) -> ApiResult<Option<HttpResponse>>
+where
+    R: Fn(&mut DbConnection, &Search, &[Hit], Option<&Rendered>) -> ApiResult<Vec<String>>,
+{
+    let Some(index) = state.nearby.as_deref() else {
+        return Ok(None);
+    };
+    let Some(mut conn) = state.pool.try_get() else {
+        return Ok(None);
+    };
+    if Backend::of(&conn) != Backend::Sqlite {
+        return Ok(None);
+    }
+    let Some(answer) = query::run_current(&mut conn, index, s, unit, s.page, s.per_page)? else {
+        return Ok(None);
+    };
+    let items = render(&mut conn, s, &answer.hits, Some(&index.rendered))?;
+    Ok(Some(
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(Page::new(items, answer.total, s.page, s.per_page).to_json()),
+    ))
 }
 
 /// Each item as JSON text, for `search_response`.

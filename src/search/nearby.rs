@@ -788,6 +788,16 @@ impl Nearby {
         self.replace(conn, services.into_iter().collect())
     }
 
+    /// Whether the index has applied every change committed so far (one indexed read), so a
+    /// search may skip `catch_up`.
+    pub fn is_current(&self, conn: &mut DbConnection) -> anyhow::Result<bool> {
+        let cursor = self.cursor.lock().unwrap_or_else(PoisonError::into_inner);
+        if !cursor.loaded || !cursor.gaps.is_empty() {
+            return Ok(false);
+        }
+        Ok(newest_change(conn)? <= cursor.seen)
+    }
+
     /// Reloads the rows of these services from the database.
     fn replace(&self, conn: &mut DbConnection, services: Vec<String>) -> anyhow::Result<()> {
         let mut rows = Vec::new();

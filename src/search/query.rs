@@ -260,6 +260,29 @@ pub fn run(
     Ok(answer)
 }
 
+/// Runs a near-here search (`nearby::handles`) if the index has already applied every
+/// change, without catching up: `None` when it has not, for `run` to catch up and answer.
+/// This never loads the index or applies changes, so it is cheap enough to call where
+/// blocking is costly.
+pub fn run_current(
+    conn: &mut DbConnection,
+    index: &Nearby,
+    s: &Search,
+    unit: Unit,
+    page: i64,
+    per_page: i64,
+) -> anyhow::Result<Option<Answer>> {
+    if !nearby::handles(s) || !index.is_current(conn)? {
+        return Ok(None);
+    }
+    let (hits, total) = index.search(conn, s, unit, page, per_page)?;
+    Ok(Some(Answer {
+        hits,
+        total,
+        from_memory: true,
+    }))
+}
+
 /// Runs a search the near-here index does not answer.
 fn run_in_database(
     conn: &mut DbConnection,
