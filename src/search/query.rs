@@ -51,6 +51,14 @@ impl Answer {
             from_memory: false,
         }
     }
+
+    fn from_index((hits, total): (Vec<Hit>, i64)) -> Answer {
+        Answer {
+            hits,
+            total,
+            from_memory: true,
+        }
+    }
 }
 
 /// Which part of the results to return.
@@ -240,12 +248,9 @@ pub fn run(
     index.catch_up(conn)?;
     if let Window::Page { page, per_page } = window {
         if nearby::handles(s) {
-            let (hits, total) = index.search(conn, s, unit, page, per_page)?;
-            return Ok(Answer {
-                hits,
-                total,
-                from_memory: true,
-            });
+            return index
+                .search(conn, s, unit, page, per_page)
+                .map(Answer::from_index);
         }
     }
     if !Answers::keeps(s, window) {
@@ -275,12 +280,9 @@ pub fn run_current(
     if !nearby::handles(s) || !index.is_current(conn)? {
         return Ok(None);
     }
-    let (hits, total) = index.search(conn, s, unit, page, per_page)?;
-    Ok(Some(Answer {
-        hits,
-        total,
-        from_memory: true,
-    }))
+    index
+        .search(conn, s, unit, page, per_page)
+        .map(|found| Some(Answer::from_index(found)))
 }
 
 /// Runs a search the near-here index does not answer.
