@@ -124,36 +124,50 @@ impl<P: FnMut(&Report)> Loader<'_, P> {
         // The whole batch in one transaction first; only if a record fails is it written
         // again with a savepoint per record. Savepoints cost a statement journal and an FTS
         // flush each, about a fifth of a load's time.
-        let mut report = Report::default();
-        let whole = crate::db::write(self.conn, |conn| {
-            for (_, service) in &batch {
-                count(&mut report, store::store_service(conn, service)?);
-            }
-            anyhow::Ok(())
-        });
-        if whole.is_err() {
-            report = Report::default();
-            crate::db::write(self.conn, |conn| {
-                for (position, service) in &batch {
-                    match store::put_service(conn, service) {
-                        Ok(written) => count(&mut report, written),
-                        Err(e) => report.rejected.push(Rejection {
-                            position: *position,
-                            id: Some(service.id.clone()),
-                            errors: vec![FieldError::new(
-                                "",
-                                format!("could not be stored: {e:#}"),
-                            )],
-                        }),
-                    }
-                }
-                anyhow::Ok(())
-            })?;
-        }
+        let report = match store_whole(self.conn, &batch) {
+            Ok(report) => report,
+            Err(_) => store_one_by_one(self.conn, &batch)?,
+        };
         self.report.add(&report);
         (self.progress)(&self.report);
         Ok(())
     }
+}
+
+/// Stores a batch in one transaction; on an error nothing of it is kept.
+fn store_whole(conn: &mut DbConnection, batch: &[(usize, Service)]) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    crate::db::write(conn, |conn| {
+        let mut texts = store::PendingTexts::default();
+        for (_, service) in batch {
+            count(
+                &mut report,
+                store::store_service(conn, service, &mut texts)?,
+            );
+        }
+        texts.write(conn)
+    })?;
+    Ok(report)
+}
+
+/// Stores a batch in one transaction, each record under its own savepoint, so a record the
+/// database refuses is reported and the others are kept.
+fn store_one_by_one(conn: &mut DbConnection, batch: &[(usize, Service)]) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    crate::db::write(conn, |conn| {
+        for (position, service) in batch {
+            match store::put_service(conn, service) {
+                Ok(written) => count(&mut report, written),
+                Err(e) => report.rejected.push(Rejection {
+                    position: *position,
+                    id: Some(service.id.clone()),
+                    errors: vec![FieldError::new("", format!("could not be stored: {e:#}"))],
+                }),
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(report)
 }
 
 fn count(report: &mut Report, written: Written) {
@@ -317,6 +331,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::db::Sql;
 
     fn database() -> (tempfile::TempDir, crate::db::PooledConnection) {
         let dir = tempfile::tempdir().unwrap();
@@ -357,6 +372,56 @@ mod tests {
                 "af1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b"
             ]
         );
+    }
+
+    #[test]
+    fn texts_rewritten_within_a_batch_keep_the_full_text_index_whole() {
+        let (_dir, mut conn) = database();
+        let org = |name: &str| {
+            json!({"id": "1f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+            "name": name, "description": "x"})
+        };
+        let service = |id: &str, name: &str, org_name: &str| {
+            json!({"id": id, "name": name,
+            "description": "x", "status": "active", "organization": org(org_name)})
+        };
+        let a = "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+        let b = "af1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+        // In one batch: two services of one organisation, then the first again, renamed, with
+        // its organisation renamed, which rewrites the text of both while their full-text
+        // entries are still waiting to be written.
+        let records = [
+            service(a, "Otter drop-in", "Heron trust"),
+            service(b, "Badger clinic", "Heron trust"),
+            service(a, "Zebrafinch drop-in", "Quokka trust"),
+        ];
+        let batch: Vec<(usize, Service)> = (1..)
+            .zip(records)
+            .map(|(position, record)| (position, parse(position, record).unwrap()))
+            .collect();
+        // The batch as a whole: were it refused, `import` would write each record again on its
+        // own, and that would hide the fault.
+        let report = store_whole(&mut conn, &batch).unwrap();
+        assert_eq!((report.created, report.updated), (2, 1), "{report:?}");
+        // FTS5 checks its index against the texts, and fails on an entry removed that was
+        // never written.
+        Sql::new(
+            "INSERT INTO service_text_fts (service_text_fts, rank) VALUES ('integrity-check', 1)",
+        )
+        .execute(&mut conn)
+        .unwrap();
+        let matches = |conn: &mut DbConnection, word: &str| {
+            let mut q = Sql::new(
+                "SELECT COUNT(*) AS n FROM service_text_fts WHERE service_text_fts MATCH ",
+            );
+            q.bind(word);
+            q.count(conn).unwrap()
+        };
+        assert_eq!(matches(&mut conn, "zebrafinch"), 1);
+        assert_eq!(matches(&mut conn, "quokka"), 2);
+        assert_eq!(matches(&mut conn, "otter"), 0);
+        assert_eq!(matches(&mut conn, "heron"), 0);
+        assert_eq!(matches(&mut conn, "badger"), 1);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! per object, keyed by owner and position. Reading puts the pieces back together, so what was
 //! written is what is read.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use anyhow::Context;
 use chrono::Utc;
@@ -492,12 +492,22 @@ fn put_terms(conn: &mut DbConnection, attributes: &[&Attribute]) -> anyhow::Resu
 /// locations, the service itself and its service_at_locations, then the search index of every
 /// service whose answers the write changed.
 pub fn put_service(conn: &mut DbConnection, service: &Service) -> anyhow::Result<Written> {
-    crate::db::write(conn, |conn| store_service(conn, service))
+    crate::db::write(conn, |conn| {
+        let mut texts = PendingTexts::default();
+        let written = store_service(conn, service, &mut texts)?;
+        texts.write(conn)?;
+        Ok(written)
+    })
 }
 
 /// `put_service` inside a transaction the caller holds (an import's batch): on an error the
-/// caller must roll back, since what was written of this service stays.
-pub fn store_service(conn: &mut DbConnection, service: &Service) -> anyhow::Result<Written> {
+/// caller must roll back, since what was written of this service stays. The service's text
+/// joins `texts`, which the caller writes before it commits.
+pub fn store_service(
+    conn: &mut DbConnection,
+    service: &Service,
+    texts: &mut PendingTexts,
+) -> anyhow::Result<Written> {
     let hash = hash_of(service);
     let before = stored_hash(conn, "service", &service.id)?;
     if before.as_deref() == Some(hash.as_str()) {
@@ -573,15 +583,19 @@ pub fn store_service(conn: &mut DbConnection, service: &Service) -> anyhow::Resu
         before.is_none(),
     )?;
 
-    let old_sals = ids_where(
-        conn,
-        "SELECT id FROM service_at_location WHERE service_id = ",
-        &service.id,
-    )?;
-    delete_children(conn, &SERVICE_AT_LOCATION, &old_sals)?;
-    let mut del = Sql::prepared("DELETE FROM service_at_location WHERE service_id = ");
-    del.bind(&service.id);
-    del.execute(conn)?;
+    // A new service has no rows that name it yet (they all refer to it by foreign key).
+    let fresh = before.is_none();
+    if !fresh {
+        let old_sals = ids_where(
+            conn,
+            "SELECT id FROM service_at_location WHERE service_id = ",
+            &service.id,
+        )?;
+        delete_children(conn, &SERVICE_AT_LOCATION, &old_sals)?;
+        let mut del = Sql::prepared("DELETE FROM service_at_location WHERE service_id = ");
+        del.bind(&service.id);
+        del.execute(conn)?;
+    }
     for (position, sal) in service.service_at_locations.iter().enumerate() {
         put_service_at_location(conn, &service.id, position, sal)?;
     }
@@ -595,14 +609,14 @@ pub fn store_service(conn: &mut DbConnection, service: &Service) -> anyhow::Resu
         && (service.organization.is_some() || service.organization_id.is_none());
     if self_contained {
         affected.remove(&service.id);
-        reindex(conn, service, &stamp)?;
+        reindex(conn, service, &stamp, fresh, texts)?;
     }
     let ids: Vec<String> = affected.into_iter().collect();
-    reindex_services(conn, &ids)?;
-    Ok(if before.is_some() {
-        Written::Updated
-    } else {
+    reindex_services(conn, &ids, texts)?;
+    Ok(if fresh {
         Written::Created
+    } else {
+        Written::Updated
     })
 }
 
@@ -653,25 +667,75 @@ fn changed_search(conn: &mut DbConnection, service_id: &str, stamp: &str) -> any
     Ok(())
 }
 
+/// Full-text entries of texts written to `service_text` but not yet to SQLite's FTS5 index
+/// (PostgreSQL indexes the text column itself, so nothing waits there).
+///
+/// FTS5 writes what it holds to disk as a new segment whenever a statement that can be undone
+/// on its own begins (one that fires a trigger or has RETURNING), and then merges segments.
+/// Indexing each text as it was written (by trigger) made a segment per service: 10,000
+/// services took 4.5 s to import rather than 3.7 s. Entries wait here instead and are written
+/// together before the transaction ends: at once for a single write, at the end of its batch
+/// for an import; what waits is each text itself, about 1 KB a service, so 5 MB a batch.
+#[derive(Default)]
+pub struct PendingTexts {
+    entries: Vec<(i64, String)>,
+    services: HashSet<String>,
+}
+
+impl PendingTexts {
+    fn push(&mut self, service_id: &str, text_id: i64, body: String) {
+        self.entries.push((text_id, body));
+        self.services.insert(service_id.to_string());
+    }
+
+    /// Writes the waiting entries to the full-text index.
+    pub fn write(&mut self, conn: &mut DbConnection) -> anyhow::Result<()> {
+        for (text_id, body) in self.entries.drain(..) {
+            let mut q = Sql::prepared("INSERT INTO service_text_fts (rowid, body) VALUES (");
+            q.bind(text_id).push(", ").bind(body).push(")");
+            q.execute(conn)?;
+        }
+        self.services.clear();
+        Ok(())
+    }
+}
+
 /// Rebuilds the search rows and text of one fully nested service; `stamp` is the time of the
-/// change, which `modified_after` sees.
-fn reindex(conn: &mut DbConnection, service: &Service, stamp: &str) -> anyhow::Result<()> {
+/// change, which `modified_after` sees; `fresh`: the service was just created, so it has no
+/// search rows or text to remove.
+fn reindex(
+    conn: &mut DbConnection,
+    service: &Service,
+    stamp: &str,
+    fresh: bool,
+    texts: &mut PendingTexts,
+) -> anyhow::Result<()> {
     let service_id = service.id.as_str();
     let zones = location_zones(conn, service)?;
     let entries = index::entries(service, |l| zones.get(&l.id).cloned().flatten());
     // The text first: the search rows refer to it by number.
-    let mut del = Sql::prepared("DELETE FROM service_text WHERE service_id = ");
-    del.bind(service_id);
-    del.execute(conn)?;
+    if !fresh {
+        // Removing a text removes its full-text entry (by trigger), which must be there.
+        if texts.services.contains(service_id) {
+            texts.write(conn)?;
+        }
+        let mut del = Sql::prepared("DELETE FROM service_text WHERE service_id = ");
+        del.bind(service_id);
+        del.execute(conn)?;
+        let mut del = Sql::prepared("DELETE FROM search_entry WHERE service_id = ");
+        del.bind(service_id);
+        del.execute(conn)?;
+    }
+    let body = index::text(service);
     let mut ins = Sql::prepared("INSERT INTO service_text (service_id, body) VALUES (");
     ins.bind(service_id)
         .push(", ")
-        .bind(index::text(service))
+        .bind(&body)
         .push(") RETURNING id AS n");
     let text_id = ins.count(conn)?;
-    let mut del = Sql::prepared("DELETE FROM search_entry WHERE service_id = ");
-    del.bind(service_id);
-    del.execute(conn)?;
+    if backend(conn) == Backend::Sqlite {
+        texts.push(service_id, text_id, body);
+    }
     for e in entries {
         let mut q = Sql::prepared(
             "INSERT INTO search_entry (service_id, text_id, service_at_location_id, location_id, \
@@ -809,10 +873,14 @@ pub fn etag(object: &impl serde::Serialize) -> String {
 }
 
 /// Re-reads and reindexes services after something they nest changed.
-fn reindex_services(conn: &mut DbConnection, ids: &[String]) -> anyhow::Result<()> {
+fn reindex_services(
+    conn: &mut DbConnection,
+    ids: &[String],
+    texts: &mut PendingTexts,
+) -> anyhow::Result<()> {
     let stamp = now();
     for stored in services(conn, ids)? {
-        reindex(conn, &stored, &stamp)?;
+        reindex(conn, &stored, &stamp, false, texts)?;
     }
     Ok(())
 }
@@ -827,7 +895,9 @@ pub fn write_organization(conn: &mut DbConnection, org: &Organization) -> anyhow
         let written = put_organization(conn, &own)?;
         if written == Written::Updated {
             let ids = organization_service_ids(conn, &org.id)?;
-            reindex_services(conn, &ids)?;
+            let mut texts = PendingTexts::default();
+            reindex_services(conn, &ids, &mut texts)?;
+            texts.write(conn)?;
         }
         Ok(written)
     })
@@ -839,7 +909,9 @@ pub fn write_location(conn: &mut DbConnection, location: &Location) -> anyhow::R
         let written = put_location(conn, location, None)?;
         if written == Written::Updated {
             let ids = location_service_ids(conn, &location.id)?;
-            reindex_services(conn, &ids)?;
+            let mut texts = PendingTexts::default();
+            reindex_services(conn, &ids, &mut texts)?;
+            texts.write(conn)?;
         }
         Ok(written)
     })
