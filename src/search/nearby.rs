@@ -1230,6 +1230,14 @@ impl Nearby {
 
         let mut count = 0;
         let mut out = Vec::new();
+        let edge = EdgeCount {
+            test: &test,
+            approx: &approx,
+            p,
+            radius: s.radius,
+            inner2,
+            outer2,
+        };
         // The `keep` smallest distances kept so far; `bar` is what a row must not exceed to
         // be kept, and `bar2` a little over its square, to leave out the rest before taking a
         // root.
@@ -1263,83 +1271,158 @@ impl Nearby {
                         count += passing as usize;
                         continue;
                     }
-                    for slot in &cell.slots[cell.block(b)] {
-                        let passes = test.passes(slot);
-                        let q = approx.metres_squared(slot.lat, slot.lon);
-                        count += usize::from(passes & (q < inner2));
-                        if passes & (q >= inner2) & (q <= outer2) {
-                            let at = Point {
-                                lat: slot.lat,
-                                lon: slot.lon,
-                            };
-                            count += usize::from(distance(p, at) <= s.radius);
-                        }
-                    }
+                    count += edge.count(&cell.slots[cell.block(b)]);
                 }
                 continue;
             }
-            for (i, slot) in cell.slots.iter().enumerate() {
-                if !test.passes(slot) || (cold_filters && !cold_passes(&cell.cold[i])) {
-                    continue;
-                }
-                if inside && !may_keep {
-                    count += 1;
-                    continue;
-                }
-                // The approximation decides alone where it cannot be wrong; the exact
-                // distance decides near the edge, and everywhere beyond its range.
-                let quick = eps.map(|_| approx.metres_squared(slot.lat, slot.lon));
-                if quick.is_some_and(|q| q > outer2) {
-                    continue;
-                }
-                let (metres, exact) = match quick {
-                    Some(q) if q < inner2 => {
-                        if q > bar2 {
-                            count += 1;
-                            continue;
+            // The rows are read one by one. Where kept counts answer the filters (none of
+            // hours, fees, ages, languages or postcodes is asked), a cell's blocks are read
+            // nearest first, and a block none of whose rows can be kept any more is only
+            // counted, as above: in a city the cells nearest the point hold thousands of rows,
+            // and the page is settled long before they are all read.
+            let parts: Vec<Part> = if cold_filters || eps.is_none() {
+                vec![Part {
+                    near: 0.0,
+                    far: 0.0,
+                    block: None,
+                    passing: 0,
+                }]
+            } else {
+                let counts = self.block_counts(at, cell, &test);
+                let mut parts: Vec<Part> = (0..BLOCKS)
+                    .filter(|&b| counts[b] > 0)
+                    .map(|b| {
+                        let (lats, lons) = block_bounds(at, b);
+                        let (near, far) = approx.rect(lats, lons);
+                        Part {
+                            near,
+                            far,
+                            block: Some(b),
+                            passing: counts[b],
                         }
-                        (q.sqrt(), false)
+                    })
+                    .collect();
+                parts.sort_by(|a, b| a.near.total_cmp(&b.near));
+                parts
+            };
+            for part in parts {
+                let rows = match part.block {
+                    None => 0..cell.slots.len(),
+                    Some(_) if part.near > outer => continue,
+                    Some(b) if part.near / (1.0 + e) > bar => {
+                        count += if part.far < inner {
+                            part.passing as usize
+                        } else {
+                            edge.count(&cell.slots[cell.block(b)])
+                        };
+                        continue;
                     }
-                    _ => (
-                        distance(
-                            p,
-                            Point {
-                                lat: slot.lat,
-                                lon: slot.lon,
-                            },
-                        ),
-                        true,
-                    ),
+                    Some(b) => cell.block(b),
                 };
-                if metres > s.radius {
-                    continue;
-                }
-                count += 1;
-                if metres > bar {
-                    continue;
-                }
-                if let Some(k) = keep {
-                    best.push(Metres(metres));
-                    if best.len() > k {
-                        best.pop();
+                for i in rows {
+                    let slot = &cell.slots[i];
+                    if !test.passes(slot) || (cold_filters && !cold_passes(&cell.cold[i])) {
+                        continue;
                     }
-                    if best.len() == k {
-                        bar = best.peek().map_or(f64::INFINITY, |m| m.0 * spread);
-                        bar2 = bar * bar * (1.0 + 1e-9);
+                    if inside && !may_keep {
+                        count += 1;
+                        continue;
                     }
+                    // The approximation decides alone where it cannot be wrong; the exact
+                    // distance decides near the edge, and everywhere beyond its range.
+                    let quick = eps.map(|_| approx.metres_squared(slot.lat, slot.lon));
+                    if quick.is_some_and(|q| q > outer2) {
+                        continue;
+                    }
+                    let (metres, exact) = match quick {
+                        Some(q) if q < inner2 => {
+                            if q > bar2 {
+                                count += 1;
+                                continue;
+                            }
+                            (q.sqrt(), false)
+                        }
+                        _ => (
+                            distance(
+                                p,
+                                Point {
+                                    lat: slot.lat,
+                                    lon: slot.lon,
+                                },
+                            ),
+                            true,
+                        ),
+                    };
+                    if metres > s.radius {
+                        continue;
+                    }
+                    count += 1;
+                    if metres > bar {
+                        continue;
+                    }
+                    if let Some(k) = keep {
+                        best.push(Metres(metres));
+                        if best.len() > k {
+                            best.pop();
+                        }
+                        if best.len() == k {
+                            bar = best.peek().map_or(f64::INFINITY, |m| m.0 * spread);
+                            bar2 = bar * bar * (1.0 + 1e-9);
+                        }
+                    }
+                    out.push(Match {
+                        key: cell.cold[i].key,
+                        service: cell.cold[i].service,
+                        lat: slot.lat,
+                        lon: slot.lon,
+                        metres,
+                        exact,
+                    });
                 }
-                out.push(Match {
-                    key: cell.cold[i].key,
-                    service: cell.cold[i].service,
-                    lat: slot.lat,
-                    lon: slot.lon,
-                    metres,
-                    exact,
-                });
             }
         }
         out.retain(|m| m.metres <= bar);
         (count, out)
+    }
+}
+
+/// Rows of a cell a scan reads together: a block (its approximate nearest and farthest
+/// distance, and how many of its rows pass the filters), or the whole cell.
+struct Part {
+    near: f64,
+    far: f64,
+    block: Option<usize>,
+    passing: u32,
+}
+
+/// Counts rows that pass the filters and lie within the radius, where the circle's edge may
+/// run among them: the approximation decides, without a branch, all but the rows near the
+/// edge, which are measured.
+struct EdgeCount<'a> {
+    test: &'a SlotTest,
+    approx: &'a Approx,
+    p: Point,
+    radius: f64,
+    inner2: f64,
+    outer2: f64,
+}
+
+impl EdgeCount<'_> {
+    fn count(&self, slots: &[Slot]) -> usize {
+        let mut count = 0;
+        for slot in slots {
+            let passes = self.test.passes(slot);
+            let q = self.approx.metres_squared(slot.lat, slot.lon);
+            count += usize::from(passes & (q < self.inner2));
+            if passes & (q >= self.inner2) & (q <= self.outer2) {
+                let at = Point {
+                    lat: slot.lat,
+                    lon: slot.lon,
+                };
+                count += usize::from(distance(self.p, at) <= self.radius);
+            }
+        }
+        count
     }
 }
 
