@@ -885,6 +885,13 @@ fn reindex_services(
     Ok(())
 }
 
+/// `reindex_services` for a write that stores nothing else: the texts are indexed at once.
+fn reindex_now(conn: &mut DbConnection, ids: &[String]) -> anyhow::Result<()> {
+    let mut texts = PendingTexts::default();
+    reindex_services(conn, ids, &mut texts)?;
+    texts.write(conn)
+}
+
 /// Stores an organisation's own fields (not its services or locations) and reindexes its
 /// services when it changed, since search shows its name.
 pub fn write_organization(conn: &mut DbConnection, org: &Organization) -> anyhow::Result<Written> {
@@ -895,9 +902,7 @@ pub fn write_organization(conn: &mut DbConnection, org: &Organization) -> anyhow
         let written = put_organization(conn, &own)?;
         if written == Written::Updated {
             let ids = organization_service_ids(conn, &org.id)?;
-            let mut texts = PendingTexts::default();
-            reindex_services(conn, &ids, &mut texts)?;
-            texts.write(conn)?;
+            reindex_now(conn, &ids)?;
         }
         Ok(written)
     })
@@ -909,9 +914,7 @@ pub fn write_location(conn: &mut DbConnection, location: &Location) -> anyhow::R
         let written = put_location(conn, location, None)?;
         if written == Written::Updated {
             let ids = location_service_ids(conn, &location.id)?;
-            let mut texts = PendingTexts::default();
-            reindex_services(conn, &ids, &mut texts)?;
-            texts.write(conn)?;
+            reindex_now(conn, &ids)?;
         }
         Ok(written)
     })

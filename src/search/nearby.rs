@@ -1276,7 +1276,8 @@ impl Nearby {
                 continue;
             }
             // The rows are read one by one. Where kept counts answer the filters (none of
-            // hours, fees, ages, languages or postcodes is asked), a cell's blocks are read
+            // hours, fees, ages, languages or postcodes is asked) and the planar approximation
+            // holds at this radius (it gives each block's distances), a cell's blocks are read
             // nearest first, and a block none of whose rows can be kept any more is only
             // counted, as above: in a city the cells nearest the point hold thousands of rows,
             // and the page is settled long before they are all read.
