@@ -7,11 +7,11 @@
 //! neighbours with it.
 
 use std::io::{BufRead, Write};
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use serde_json::Value;
 
-use super::store::{self, Written};
+use super::store::{self, Prepared, Written};
 use crate::db::DbConnection;
 use crate::error::FieldError;
 use crate::hsds::model::Service;
@@ -19,9 +19,10 @@ use crate::hsds::validate;
 
 /// Records per transaction. Each commit writes every page the batch touched, and with random
 /// ids that is most index pages: 5,000 a commit loaded 50,000 services in 57 s, 500 in 81 s.
-/// The batch is held parsed in memory (about 90 MB at this size).
+/// The batch is held prepared in memory, to be written again should the database refuse a
+/// record: an import of 100,000 services peaks at 430 MB resident.
 const BATCH: usize = 5000;
-/// Records the reader may parse ahead of the writer: enough to keep it busy while a batch
+/// Records the reader may prepare ahead of the writer: enough to keep it busy while a batch
 /// commits, few enough not to hold another batch in memory.
 const READ_AHEAD: usize = 1000;
 
@@ -91,76 +92,99 @@ pub fn parse(position: usize, value: Value) -> Result<Service, Rejection> {
         let field = if field == "." { String::new() } else { field };
         reject(vec![FieldError::new(field, e.inner().to_string())])
     })?;
+    checked(position, service)
+}
+
+/// Reads one line of ndjson. A line that is a service is read straight into one, which takes
+/// half the time of reading it as JSON first; only a line that is not is read again that way,
+/// to say which field is wrong.
+fn parse_line(position: usize, line: &str) -> Result<Service, Rejection> {
+    if let Ok(service) = serde_json::from_str::<Service>(line) {
+        return checked(position, service);
+    }
+    let value = serde_json::from_str::<Value>(line).map_err(|e| Rejection {
+        position,
+        id: None,
+        errors: vec![FieldError::new("", format!("not valid JSON: {e}"))],
+    })?;
+    parse(position, value)
+}
+
+/// The service if it is valid HSDS.
+fn checked(position: usize, service: Service) -> Result<Service, Rejection> {
     let errors = validate::service(&service);
     if errors.is_empty() {
         Ok(service)
     } else {
-        Err(reject(errors))
+        Err(Rejection {
+            position,
+            id: Some(service.id),
+            errors,
+        })
     }
 }
 
-/// Collects valid records and stores them a batch at a time.
-struct Loader<'c, P: FnMut(&Report)> {
-    conn: &'c mut DbConnection,
-    batch: Vec<(usize, Service)>,
-    report: Report,
-    progress: P,
+/// A valid service worked out for storage (see `store::Prepared`), on the reading thread.
+fn prepare(position: usize, parsed: Result<Service, Rejection>) -> Parsed {
+    let prepared = parsed.and_then(|service| {
+        let id = service.id.clone();
+        Prepared::new(service).map_err(|e| Rejection {
+            position,
+            id: Some(id),
+            errors: vec![FieldError::new("", format!("could not be prepared: {e:#}"))],
+        })
+    });
+    (position, prepared)
 }
 
-impl<P: FnMut(&Report)> Loader<'_, P> {
-    fn push(&mut self, position: usize, parsed: Result<Service, Rejection>) -> anyhow::Result<()> {
-        match parsed {
-            Ok(service) => self.batch.push((position, service)),
-            Err(rejection) => self.report.rejected.push(rejection),
-        }
-        if self.batch.len() >= BATCH {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> anyhow::Result<()> {
-        let batch = std::mem::take(&mut self.batch);
-        // The whole batch in one transaction first; only if a record fails is it written
-        // again with a savepoint per record. Savepoints cost a statement journal and an FTS
-        // flush each, about a fifth of a load's time.
-        let report = match store_whole(self.conn, &batch) {
-            Ok(report) => report,
-            Err(_) => store_one_by_one(self.conn, &batch)?,
-        };
-        self.report.add(&report);
-        (self.progress)(&self.report);
-        Ok(())
-    }
-}
-
-/// Stores a batch in one transaction; on an error nothing of it is kept.
-fn store_whole(conn: &mut DbConnection, batch: &[(usize, Service)]) -> anyhow::Result<Report> {
-    let mut report = Report::default();
+/// Stores records as the reader sends them, in one transaction, until the batch is full or
+/// the input has ended (then `ended` is set). The writer stores each record as it arrives, so
+/// it works while the reader prepares the next ones. Each record is kept in `batch` (and
+/// each rejection goes to `rejected`): if the database refuses one, nothing of the batch is
+/// kept, and the caller writes it again record by record.
+fn store_arriving(
+    conn: &mut DbConnection,
+    from: &Receiver<Parsed>,
+    batch: &mut Vec<(usize, Prepared)>,
+    rejected: &mut Vec<Rejection>,
+    ended: &mut bool,
+) -> anyhow::Result<Report> {
     crate::db::write(conn, |conn| {
+        let mut report = Report::default();
         let mut texts = store::PendingTexts::default();
-        for (_, service) in batch {
-            count(
-                &mut report,
-                store::store_service(conn, service, &mut texts)?,
-            );
+        while batch.len() < BATCH {
+            let Ok((position, parsed)) = from.recv() else {
+                *ended = true;
+                break;
+            };
+            match parsed {
+                Ok(prepared) => {
+                    let written = store::store_service(conn, &prepared, &mut texts);
+                    batch.push((position, prepared));
+                    count(&mut report, written?);
+                }
+                Err(rejection) => rejected.push(rejection),
+            }
         }
-        texts.write(conn)
-    })?;
-    Ok(report)
+        texts.write(conn)?;
+        Ok(report)
+    })
 }
 
 /// Stores a batch in one transaction, each record under its own savepoint, so a record the
 /// database refuses is reported and the others are kept.
-fn store_one_by_one(conn: &mut DbConnection, batch: &[(usize, Service)]) -> anyhow::Result<Report> {
+fn store_one_by_one(
+    conn: &mut DbConnection,
+    batch: &[(usize, Prepared)],
+) -> anyhow::Result<Report> {
     let mut report = Report::default();
     crate::db::write(conn, |conn| {
-        for (position, service) in batch {
-            match store::put_service(conn, service) {
+        for (position, prepared) in batch {
+            match store::put_prepared(conn, prepared) {
                 Ok(written) => count(&mut report, written),
                 Err(e) => report.rejected.push(Rejection {
                     position: *position,
-                    id: Some(service.id.clone()),
+                    id: Some(prepared.service().id.clone()),
                     errors: vec![FieldError::new("", format!("could not be stored: {e:#}"))],
                 }),
             }
@@ -178,9 +202,9 @@ fn count(report: &mut Report, written: Written) {
     }
 }
 
-/// A record read and checked, with its position (1-based: the line for ndjson, the element
-/// for an array).
-type Parsed = (usize, Result<Service, Rejection>);
+/// A record read, checked and prepared, with its position (1-based: the line for ndjson, the
+/// element for an array).
+type Parsed = (usize, Result<Prepared, Rejection>);
 
 /// Sends the elements of a JSON array, checked, as they are read. When the receiver has gone
 /// (the database failed), reading stops.
@@ -199,7 +223,11 @@ impl<'de> serde::de::Visitor<'de> for Elements<'_> {
         let mut position = 0;
         while let Some(value) = seq.next_element::<Value>()? {
             position += 1;
-            if self.to.send((position, parse(position, value))).is_err() {
+            if self
+                .to
+                .send(prepare(position, parse(position, value)))
+                .is_err()
+            {
                 return Err(serde::de::Error::custom("the import stopped"));
             }
         }
@@ -226,14 +254,10 @@ fn read(mut input: impl BufRead, to: SyncSender<Parsed>) -> anyhow::Result<()> {
                     continue;
                 }
                 let position = i + 1;
-                let parsed = serde_json::from_str::<Value>(&line)
-                    .map_err(|e| Rejection {
-                        position,
-                        id: None,
-                        errors: vec![FieldError::new("", format!("not valid JSON: {e}"))],
-                    })
-                    .and_then(|value| parse(position, value));
-                if to.send((position, parsed)).is_err() {
+                if to
+                    .send(prepare(position, parse_line(position, &line)))
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -265,27 +289,36 @@ fn first_byte(input: &mut impl BufRead) -> std::io::Result<Option<u8>> {
 
 /// Imports every record from `input`; `progress` sees the report after each batch.
 ///
-/// One thread reads, parses and validates while this one writes, so a load uses two cores.
+/// One thread reads, checks and prepares records while this one stores them, so a load uses
+/// two cores.
 pub fn import(
     conn: &mut DbConnection,
     input: impl BufRead + Send,
-    progress: impl FnMut(&Report),
+    mut progress: impl FnMut(&Report),
 ) -> anyhow::Result<Report> {
-    let mut loader = Loader {
-        conn,
-        batch: Vec::with_capacity(BATCH),
-        report: Report::default(),
-        progress,
-    };
     std::thread::scope(|scope| {
         let (to, from) = std::sync::mpsc::sync_channel::<Parsed>(READ_AHEAD);
         let reader = scope.spawn(move || read(input, to));
+        let mut report = Report::default();
+        let mut ended = false;
         let mut loaded = Ok(());
-        for (position, parsed) in from.iter() {
-            loaded = loader.push(position, parsed);
-            if loaded.is_err() {
-                break;
+        while !ended {
+            let mut batch = Vec::with_capacity(BATCH);
+            let stored =
+                match store_arriving(conn, &from, &mut batch, &mut report.rejected, &mut ended) {
+                    Ok(stored) => Ok(stored),
+                    // Savepoints cost a statement journal and an FTS flush each, about a fifth
+                    // of a load's time, so only a batch the database refused gets them.
+                    Err(_) => store_one_by_one(conn, &batch),
+                };
+            match stored {
+                Ok(stored) => report.add(&stored),
+                Err(e) => {
+                    loaded = Err(e);
+                    break;
+                }
             }
+            progress(&report);
         }
         // Dropping the receiver stops the reader, if the loader failed first.
         drop(from);
@@ -294,12 +327,8 @@ pub fn import(
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the reader thread panicked")));
         loaded?;
         read?;
-        if !loader.batch.is_empty() {
-            loader.flush()?;
-        }
-        let report = loader.report;
         if report.created + report.updated > 0 {
-            crate::db::refresh_statistics(loader.conn)?;
+            crate::db::refresh_statistics(conn)?;
         }
         Ok(report)
     })
@@ -395,13 +424,17 @@ mod tests {
             service(b, "Badger clinic", "Heron trust"),
             service(a, "Zebrafinch drop-in", "Quokka trust"),
         ];
-        let batch: Vec<(usize, Service)> = (1..)
-            .zip(records)
-            .map(|(position, record)| (position, parse(position, record).unwrap()))
-            .collect();
         // The batch as a whole: were it refused, `import` would write each record again on its
         // own, and that would hide the fault.
-        let report = store_whole(&mut conn, &batch).unwrap();
+        let (to, from) = std::sync::mpsc::sync_channel(records.len());
+        for (position, record) in (1..).zip(records) {
+            to.send(prepare(position, parse(position, record))).unwrap();
+        }
+        drop(to);
+        let (mut batch, mut rejected, mut ended) = (vec![], vec![], false);
+        let report =
+            store_arriving(&mut conn, &from, &mut batch, &mut rejected, &mut ended).unwrap();
+        assert!(ended && rejected.is_empty());
         assert_eq!((report.created, report.updated), (2, 1), "{report:?}");
         // FTS5 checks its index against the texts, and fails on an entry removed that was
         // never written.

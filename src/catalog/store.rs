@@ -94,8 +94,16 @@ const SERVICE_AT_LOCATION: Shape = Shape {
 /// An entity's own fields and its owned children, ready to store.
 struct Parts {
     doc: String,
-    children: Vec<(&'static str, Vec<Value>)>,
+    children: Vec<(&'static str, Vec<Child>)>,
     hash: String,
+}
+
+/// One owned object as its row holds it.
+struct Child {
+    id: String,
+    doc: String,
+    /// For an attribute: the taxonomy term it names, by id, in lower case.
+    term: Option<String>,
 }
 
 fn split(value: Value, shape: &Shape) -> Parts {
@@ -114,7 +122,13 @@ fn split(value: Value, shape: &Shape) -> Parts {
                 Some(Value::Array(items)) => items,
                 _ => vec![],
             };
-            (*table, items)
+            (
+                *table,
+                items
+                    .iter()
+                    .map(|item| child(table, item))
+                    .collect::<Vec<_>>(),
+            )
         })
         .collect::<Vec<_>>();
     let doc = Value::Object(map).to_string();
@@ -123,13 +137,33 @@ fn split(value: Value, shape: &Shape) -> Parts {
     for (table, items) in &children {
         hasher.update(table.as_bytes());
         for item in items {
-            hasher.update(item.to_string().as_bytes());
+            hasher.update(item.doc.as_bytes());
         }
     }
     Parts {
         doc,
         children,
         hash: hex(&hasher.finalize()),
+    }
+}
+
+fn child(table: &str, item: &Value) -> Child {
+    let term = (table == "attribute")
+        .then(|| {
+            item.get("taxonomy_term_id")
+                .or_else(|| item.get("taxonomy_term").and_then(|t| t.get("id")))
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase)
+        })
+        .flatten();
+    Child {
+        id: item
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        doc: item.to_string(),
+        term,
     }
 }
 
@@ -203,7 +237,7 @@ fn write_children(
     conn: &mut DbConnection,
     kind: &str,
     owner_id: &str,
-    children: &[(&'static str, Vec<Value>)],
+    children: &[(&'static str, Vec<Child>)],
     fresh: bool,
 ) -> anyhow::Result<()> {
     for (table, items) in children {
@@ -223,7 +257,6 @@ fn write_children(
         // A row at a time, so that each table has one prepared statement whatever the number
         // of items (a multi-row insert would be a new statement for every count).
         for (i, item) in items.iter().enumerate() {
-            let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
             let mut ins = Sql::prepared(&insert);
             ins.bind(kind)
                 .push(", ")
@@ -231,16 +264,11 @@ fn write_children(
                 .push(", ")
                 .bind(i as i64)
                 .push(", ")
-                .bind(id)
+                .bind(&item.id)
                 .push(", ")
-                .bind(item.to_string());
+                .bind(&item.doc);
             if attribute {
-                let term = item
-                    .get("taxonomy_term_id")
-                    .or_else(|| item.get("taxonomy_term").and_then(|t| t.get("id")))
-                    .and_then(Value::as_str)
-                    .map(str::to_ascii_lowercase);
-                ins.push(", ").bind(term);
+                ins.push(", ").bind(item.term.as_deref());
             }
             ins.push(")");
             ins.execute(conn)?;
@@ -324,13 +352,65 @@ pub enum Written {
     Unchanged,
 }
 
+/// An organisation worked out for storage: its row, and the locations nested in it.
+struct PreparedOrganization {
+    id: String,
+    name: String,
+    parts: Parts,
+    locations: Vec<PreparedLocation>,
+}
+
+impl PreparedOrganization {
+    fn new(org: &Organization) -> anyhow::Result<Self> {
+        Ok(PreparedOrganization {
+            id: org.id.clone(),
+            name: org.name.clone(),
+            parts: split(serde_json::to_value(org)?, &ORGANIZATION),
+            locations: org
+                .locations
+                .iter()
+                .map(PreparedLocation::new)
+                .collect::<anyhow::Result<_>>()?,
+        })
+    }
+}
+
+/// A location worked out for storage, with the time zone its coordinates fall in.
+struct PreparedLocation {
+    id: String,
+    organization_id: Option<String>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    time_zone: Option<String>,
+    parts: Parts,
+}
+
+impl PreparedLocation {
+    fn new(location: &Location) -> anyhow::Result<Self> {
+        Ok(PreparedLocation {
+            id: location.id.clone(),
+            organization_id: location.organization_id.clone(),
+            latitude: location.latitude,
+            longitude: location.longitude,
+            time_zone: location
+                .latitude
+                .zip(location.longitude)
+                .and_then(|(lat, lon)| place::time_zone(lat, lon)),
+            parts: split(serde_json::to_value(location)?, &LOCATION),
+        })
+    }
+}
+
 /// Stores an organisation's own fields and children; nested `locations` are stored as
 /// locations. Returns whether anything changed.
-pub fn put_organization(conn: &mut DbConnection, org: &Organization) -> anyhow::Result<Written> {
+fn put_organization(
+    conn: &mut DbConnection,
+    org: &PreparedOrganization,
+) -> anyhow::Result<Written> {
     for location in &org.locations {
         put_location(conn, location, Some(&org.id))?;
     }
-    let parts = split(serde_json::to_value(org)?, &ORGANIZATION);
+    let parts = &org.parts;
     let before = stored_hash(conn, "organization", &org.id)?;
     if before.as_deref() == Some(parts.hash.as_str()) {
         return Ok(Written::Unchanged);
@@ -368,18 +448,14 @@ pub fn put_organization(conn: &mut DbConnection, org: &Organization) -> anyhow::
 
 fn put_location(
     conn: &mut DbConnection,
-    location: &Location,
+    location: &PreparedLocation,
     organization_id: Option<&str>,
 ) -> anyhow::Result<Written> {
-    let parts = split(serde_json::to_value(location)?, &LOCATION);
+    let parts = &location.parts;
     let before = stored_hash(conn, "location", &location.id)?;
     if before.as_deref() == Some(parts.hash.as_str()) {
         return Ok(Written::Unchanged);
     }
-    let zone = location
-        .latitude
-        .zip(location.longitude)
-        .and_then(|(lat, lon)| place::time_zone(lat, lon));
     let mut q = Sql::prepared(
         "INSERT INTO location (id, organization_id, latitude, longitude, time_zone, doc, content_hash, updated_at) VALUES (",
     );
@@ -391,7 +467,7 @@ fn put_location(
         .push(", ")
         .bind(location.longitude)
         .push(", ")
-        .bind(zone)
+        .bind(location.time_zone.as_deref())
         .push(", ")
         .bind(&parts.doc)
         .push(", ")
@@ -488,34 +564,85 @@ fn put_terms(conn: &mut DbConnection, attributes: &[&Attribute]) -> anyhow::Resu
     Ok(())
 }
 
+/// A fully nested service worked out for storage before the database is touched: the rows
+/// each of its tables gets and the digests that tell whether anything changed. Working this
+/// out is pure, so an import does it on its reading thread while the writer stores earlier
+/// records.
+pub struct Prepared {
+    service: Service,
+    hash: String,
+    parts: Parts,
+    organization: Option<PreparedOrganization>,
+    /// One per service_at_location, in order: its row, and the location it nests.
+    at_locations: Vec<(Parts, Option<PreparedLocation>)>,
+}
+
+impl Prepared {
+    pub fn new(service: Service) -> anyhow::Result<Self> {
+        Ok(Prepared {
+            hash: hash_of(&service),
+            parts: split(serde_json::to_value(&service)?, &SERVICE),
+            organization: service
+                .organization
+                .as_deref()
+                .map(PreparedOrganization::new)
+                .transpose()?,
+            at_locations: service
+                .service_at_locations
+                .iter()
+                .map(|sal| {
+                    Ok((
+                        split(serde_json::to_value(sal)?, &SERVICE_AT_LOCATION),
+                        sal.location
+                            .as_ref()
+                            .map(PreparedLocation::new)
+                            .transpose()?,
+                    ))
+                })
+                .collect::<anyhow::Result<_>>()?,
+            service,
+        })
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+}
+
 /// Stores a fully nested service (upsert by id) in one transaction: its organisation, its
 /// locations, the service itself and its service_at_locations, then the search index of every
 /// service whose answers the write changed.
 pub fn put_service(conn: &mut DbConnection, service: &Service) -> anyhow::Result<Written> {
+    put_prepared(conn, &Prepared::new(service.clone())?)
+}
+
+/// `put_service` for a service already prepared. Inside a transaction (an import's batch) it
+/// is a savepoint, so a failure takes only this service with it.
+pub fn put_prepared(conn: &mut DbConnection, prepared: &Prepared) -> anyhow::Result<Written> {
     crate::db::write(conn, |conn| {
         let mut texts = PendingTexts::default();
-        let written = store_service(conn, service, &mut texts)?;
+        let written = store_service(conn, prepared, &mut texts)?;
         texts.write(conn)?;
         Ok(written)
     })
 }
 
-/// `put_service` inside a transaction the caller holds (an import's batch): on an error the
+/// `put_prepared` inside a transaction the caller holds (an import's batch): on an error the
 /// caller must roll back, since what was written of this service stays. The service's text
 /// joins `texts`, which the caller writes before it commits.
 pub fn store_service(
     conn: &mut DbConnection,
-    service: &Service,
+    prepared: &Prepared,
     texts: &mut PendingTexts,
 ) -> anyhow::Result<Written> {
-    let hash = hash_of(service);
+    let service = &prepared.service;
     let before = stored_hash(conn, "service", &service.id)?;
-    if before.as_deref() == Some(hash.as_str()) {
+    if before.as_deref() == Some(prepared.hash.as_str()) {
         return Ok(Written::Unchanged);
     }
     let mut affected: BTreeSet<String> = BTreeSet::new();
     affected.insert(service.id.clone());
-    if let Some(org) = &service.organization {
+    if let Some(org) = &prepared.organization {
         if put_organization(conn, org)? == Written::Updated {
             affected.extend(ids_where(
                 conn,
@@ -524,19 +651,17 @@ pub fn store_service(
             )?);
         }
     }
-    for sal in &service.service_at_locations {
-        if let Some(location) = &sal.location {
-            let org = service
-                .organization_id
-                .as_deref()
-                .or(service.organization.as_ref().map(|o| o.id.as_str()));
-            if put_location(conn, location, org)? == Written::Updated {
-                affected.extend(ids_where(
-                    conn,
-                    "SELECT service_id AS id FROM service_at_location WHERE location_id = ",
-                    &location.id,
-                )?);
-            }
+    let organization_id = service
+        .organization_id
+        .clone()
+        .or_else(|| service.organization.as_ref().map(|o| o.id.clone()));
+    for location in prepared.at_locations.iter().filter_map(|(_, l)| l.as_ref()) {
+        if put_location(conn, location, organization_id.as_deref())? == Written::Updated {
+            affected.extend(ids_where(
+                conn,
+                "SELECT service_id AS id FROM service_at_location WHERE location_id = ",
+                &location.id,
+            )?);
         }
     }
     let mut attributes: Vec<&Attribute> = service.attributes.iter().collect();
@@ -548,11 +673,7 @@ pub fn store_service(
     }
     put_terms(conn, &attributes)?;
 
-    let parts = split(serde_json::to_value(service)?, &SERVICE);
-    let organization_id = service
-        .organization_id
-        .clone()
-        .or_else(|| service.organization.as_ref().map(|o| o.id.clone()));
+    let parts = &prepared.parts;
     let mut q = Sql::prepared(
         "INSERT INTO service (id, organization_id, name, status, doc, content_hash, updated_at) VALUES (",
     );
@@ -566,7 +687,7 @@ pub fn store_service(
         .push(", ")
         .bind(&parts.doc)
         .push(", ")
-        .bind(&hash)
+        .bind(&prepared.hash)
         .push(", ")
         .bind(now())
         .push(
@@ -596,8 +717,13 @@ pub fn store_service(
         del.bind(&service.id);
         del.execute(conn)?;
     }
-    for (position, sal) in service.service_at_locations.iter().enumerate() {
-        put_service_at_location(conn, &service.id, position, sal)?;
+    for (position, (sal, (parts, _))) in service
+        .service_at_locations
+        .iter()
+        .zip(&prepared.at_locations)
+        .enumerate()
+    {
+        put_service_at_location(conn, &service.id, position, sal, parts)?;
     }
     let stamp = now();
     // The service as given says all search needs when it nests what it links to; otherwise
@@ -625,8 +751,8 @@ fn put_service_at_location(
     service_id: &str,
     position: usize,
     sal: &ServiceAtLocation,
+    parts: &Parts,
 ) -> anyhow::Result<()> {
-    let parts = split(serde_json::to_value(sal)?, &SERVICE_AT_LOCATION);
     let location_id = sal
         .location_id
         .clone()
@@ -899,7 +1025,7 @@ pub fn write_organization(conn: &mut DbConnection, org: &Organization) -> anyhow
         let mut own = org.clone();
         own.services.clear();
         own.locations.clear();
-        let written = put_organization(conn, &own)?;
+        let written = put_organization(conn, &PreparedOrganization::new(&own)?)?;
         if written == Written::Updated {
             let ids = organization_service_ids(conn, &org.id)?;
             reindex_now(conn, &ids)?;
@@ -911,7 +1037,7 @@ pub fn write_organization(conn: &mut DbConnection, org: &Organization) -> anyhow
 /// Stores a location and reindexes the services offered there when it changed.
 pub fn write_location(conn: &mut DbConnection, location: &Location) -> anyhow::Result<Written> {
     crate::db::write(conn, |conn| {
-        let written = put_location(conn, location, None)?;
+        let written = put_location(conn, &PreparedLocation::new(location)?, None)?;
         if written == Written::Updated {
             let ids = location_service_ids(conn, &location.id)?;
             reindex_now(conn, &ids)?;
