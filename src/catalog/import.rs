@@ -458,6 +458,33 @@ mod tests {
     }
 
     #[test]
+    fn a_line_that_does_not_read_as_a_service_at_once_is_read_as_json_first() {
+        let id = "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+        // A repeated key: read straight into a service the line is refused, read as JSON the
+        // last one counts, as it always has.
+        let line = format!(
+            r#"{{"id": "{id}", "name": "Old", "name": "Drop-in", "description": "x", "status": "active"}}"#
+        );
+        assert!(serde_json::from_str::<Service>(&line).is_err());
+        assert_eq!(parse_line(1, &line).unwrap().name, "Drop-in");
+        // A field of the wrong type is named, with the record's id.
+        let line =
+            format!(r#"{{"id": "{id}", "name": 7, "description": "x", "status": "active"}}"#);
+        let rejection = parse_line(2, &line).unwrap_err();
+        assert_eq!((rejection.position, rejection.id.as_deref()), (2, Some(id)));
+        assert_eq!(rejection.errors[0].field, "name", "{rejection}");
+        // A valid service that breaks an HSDS rule is refused by the same checks either way.
+        let line =
+            format!(r#"{{"id": "{id}", "name": "", "description": "x", "status": "active"}}"#);
+        let rejection = parse_line(3, &line).unwrap_err();
+        assert_eq!(rejection.id.as_deref(), Some(id));
+        assert!(
+            rejection.errors.iter().any(|e| e.field == "name"),
+            "{rejection}"
+        );
+    }
+
+    #[test]
     fn arrays_are_read_an_element_at_a_time_and_numbered_from_one() {
         let (_dir, mut conn) = database();
         let good = json!({"id": "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b", "name": "Drop-in",
