@@ -564,24 +564,29 @@ fn put_terms(conn: &mut DbConnection, attributes: &[&Attribute]) -> anyhow::Resu
     Ok(())
 }
 
-/// A fully nested service worked out for storage before the database is touched: the rows
-/// each of its tables gets and the digests that tell whether anything changed. Working this
-/// out is pure, so an import does it on its reading thread while the writer stores earlier
-/// records.
+/// A fully nested service worked out for storage before the database is touched: the digest
+/// that tells whether it changed, and (unless left to the writer) the rows each of its tables
+/// gets. Working this out is pure, so an import does it on its reading thread while the
+/// writer stores earlier records.
 pub struct Prepared {
     service: Service,
     hash: String,
+    /// `None`: worked out by the writer, should the service turn out to have changed.
+    rows: Option<Rows>,
+}
+
+/// What a service's own tables get: its row, its organisation's, and one per
+/// service_at_location with the location it nests.
+struct Rows {
     parts: Parts,
     organization: Option<PreparedOrganization>,
-    /// One per service_at_location, in order: its row, and the location it nests.
     at_locations: Vec<(Parts, Option<PreparedLocation>)>,
 }
 
-impl Prepared {
-    pub fn new(service: Service) -> anyhow::Result<Self> {
-        Ok(Prepared {
-            hash: hash_of(&service),
-            parts: split(serde_json::to_value(&service)?, &SERVICE),
+impl Rows {
+    fn new(service: &Service) -> anyhow::Result<Self> {
+        Ok(Rows {
+            parts: split(serde_json::to_value(service)?, &SERVICE),
             organization: service
                 .organization
                 .as_deref()
@@ -600,8 +605,27 @@ impl Prepared {
                     ))
                 })
                 .collect::<anyhow::Result<_>>()?,
-            service,
         })
+    }
+}
+
+impl Prepared {
+    /// The digest and every row.
+    pub fn new(service: Service) -> anyhow::Result<Self> {
+        Ok(Prepared {
+            rows: Some(Rows::new(&service)?),
+            ..Prepared::digest_only(service)
+        })
+    }
+
+    /// The digest alone: for a service likely stored already, which the writer then finds
+    /// unchanged without ever needing its rows.
+    pub fn digest_only(service: Service) -> Self {
+        Prepared {
+            hash: hash_of(&service),
+            rows: None,
+            service,
+        }
     }
 
     pub fn service(&self) -> &Service {
@@ -640,9 +664,17 @@ pub fn store_service(
     if before.as_deref() == Some(prepared.hash.as_str()) {
         return Ok(Written::Unchanged);
     }
+    let computed;
+    let rows = match &prepared.rows {
+        Some(rows) => rows,
+        None => {
+            computed = Rows::new(service)?;
+            &computed
+        }
+    };
     let mut affected: BTreeSet<String> = BTreeSet::new();
     affected.insert(service.id.clone());
-    if let Some(org) = &prepared.organization {
+    if let Some(org) = &rows.organization {
         if put_organization(conn, org)? == Written::Updated {
             affected.extend(ids_where(
                 conn,
@@ -655,7 +687,7 @@ pub fn store_service(
         .organization_id
         .clone()
         .or_else(|| service.organization.as_ref().map(|o| o.id.clone()));
-    for location in prepared.at_locations.iter().filter_map(|(_, l)| l.as_ref()) {
+    for location in rows.at_locations.iter().filter_map(|(_, l)| l.as_ref()) {
         if put_location(conn, location, organization_id.as_deref())? == Written::Updated {
             affected.extend(ids_where(
                 conn,
@@ -673,7 +705,7 @@ pub fn store_service(
     }
     put_terms(conn, &attributes)?;
 
-    let parts = &prepared.parts;
+    let parts = &rows.parts;
     let mut q = Sql::prepared(
         "INSERT INTO service (id, organization_id, name, status, doc, content_hash, updated_at) VALUES (",
     );
@@ -720,7 +752,7 @@ pub fn store_service(
     for (position, (sal, (parts, _))) in service
         .service_at_locations
         .iter()
-        .zip(&prepared.at_locations)
+        .zip(&rows.at_locations)
         .enumerate()
     {
         put_service_at_location(conn, &service.id, position, sal, parts)?;
