@@ -8,7 +8,8 @@
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -23,6 +24,10 @@ use crate::hsds::validate;
 /// The batch is held prepared in memory, to be written again should the database refuse a
 /// record: an import of 100,000 services peaks at 430 MB resident.
 const BATCH: usize = 5000;
+/// How long a batch's transaction may stay open waiting for records. It holds the database's
+/// write lock, which a running server's writes (referrals among them) wait for: an import fed
+/// slowly (a pipe, a network stream) commits what it has rather than make them wait.
+const HOLD: Duration = Duration::from_secs(1);
 /// Records the reader may prepare ahead of the writer: enough to keep it busy while a batch
 /// commits, few enough not to hold another batch in memory.
 const READ_AHEAD: usize = 1000;
@@ -144,9 +149,10 @@ fn prepare(position: usize, parsed: Result<Service, Rejection>, changing: &Atomi
     (position, prepared)
 }
 
-/// Stores records as the reader sends them, in one transaction, until the batch is full or
-/// the input has ended (then `ended` is set). The writer stores each record as it arrives, so
-/// it works while the reader prepares the next ones. Each record is kept in `batch` (and
+/// Stores records as the reader sends them, in one transaction, until the batch is full, the
+/// input has ended (then `ended` is set), or the reader has kept it waiting past `HOLD`. The
+/// writer stores each record as it arrives, so it works while the reader prepares the next
+/// ones. Each record is kept in `batch` (and
 /// each rejection goes to `rejected`): if the database refuses one, nothing of the batch is
 /// kept, and the caller writes it again record by record.
 fn store_arriving(
@@ -158,12 +164,19 @@ fn store_arriving(
     changing: &AtomicBool,
 ) -> anyhow::Result<Report> {
     crate::db::write(conn, |conn| {
+        let opened = Instant::now();
         let mut report = Report::default();
         let mut texts = store::PendingTexts::default();
         while batch.len() < BATCH {
-            let Ok((position, parsed)) = from.recv() else {
-                *ended = true;
-                break;
+            // A record already waiting is taken at once, however long the batch has been open.
+            let (position, parsed) = match from.recv_timeout(HOLD.saturating_sub(opened.elapsed()))
+            {
+                Ok(next) => next,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    *ended = true;
+                    break;
+                }
             };
             match parsed {
                 Ok(prepared) => {
@@ -493,6 +506,48 @@ mod tests {
         assert_eq!(matches(&mut conn, "otter"), 0);
         assert_eq!(matches(&mut conn, "heron"), 0);
         assert_eq!(matches(&mut conn, "badger"), 1);
+    }
+
+    #[test]
+    fn a_batch_waiting_for_a_slow_reader_commits_rather_than_hold_the_write_lock() {
+        let (dir, mut conn) = database();
+        let record = json!({"id": "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b", "name": "Drop-in",
+            "description": "x", "status": "active"});
+        let changing = AtomicBool::new(true);
+        let (to, from) = std::sync::mpsc::sync_channel(1);
+        to.send(prepare(1, parse(1, record), &changing)).unwrap();
+        // The input stays open with nothing more to read, like a pipe whose writer is slow.
+        let (mut batch, mut rejected, mut ended) = (vec![], vec![], false);
+        let started = Instant::now();
+        let report = store_arriving(
+            &mut conn,
+            &from,
+            &mut batch,
+            &mut rejected,
+            &mut ended,
+            &changing,
+        )
+        .unwrap();
+        assert!(started.elapsed() < HOLD * 3, "{:?}", started.elapsed());
+        assert_eq!((report.created, ended), (1, false));
+        // Committed: another connection sees it, and can write.
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let pool = crate::db::pool(&url, 1, std::time::Duration::from_secs(10)).unwrap();
+        let mut other = pool.get().unwrap();
+        assert_eq!(
+            store::service_ids_after(&mut other, None, 10)
+                .unwrap()
+                .len(),
+            1
+        );
+        let next = json!({"id": "af1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b", "name": "Clinic",
+            "description": "x", "status": "active"});
+        let service = parse(2, next).unwrap();
+        assert_eq!(
+            store::put_service(&mut other, &service).unwrap(),
+            Written::Created
+        );
+        drop(to);
     }
 
     #[test]
