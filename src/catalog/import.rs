@@ -409,6 +409,17 @@ mod tests {
         (dir, conn)
     }
 
+    /// One batch of `store_arriving` over what `from` holds: its report, and whether the
+    /// input ended.
+    fn one_batch(conn: &mut DbConnection, from: &Receiver<Parsed>) -> (Report, bool) {
+        let (mut batch, mut rejected, mut ended) = (vec![], vec![], false);
+        let changing = AtomicBool::new(true);
+        let report =
+            store_arriving(conn, from, &mut batch, &mut rejected, &mut ended, &changing).unwrap();
+        assert!(rejected.is_empty(), "{rejected:?}");
+        (report, ended)
+    }
+
     #[test]
     fn a_record_the_database_refuses_does_not_take_its_batch_with_it() {
         let (_dir, mut conn) = database();
@@ -474,18 +485,8 @@ mod tests {
             .unwrap();
         }
         drop(to);
-        let (mut batch, mut rejected, mut ended) = (vec![], vec![], false);
-        let changing = AtomicBool::new(true);
-        let report = store_arriving(
-            &mut conn,
-            &from,
-            &mut batch,
-            &mut rejected,
-            &mut ended,
-            &changing,
-        )
-        .unwrap();
-        assert!(ended && rejected.is_empty());
+        let (report, ended) = one_batch(&mut conn, &from);
+        assert!(ended);
         assert_eq!((report.created, report.updated), (2, 1), "{report:?}");
         // FTS5 checks its index against the texts, and fails on an entry removed that was
         // never written.
@@ -517,17 +518,8 @@ mod tests {
         let (to, from) = std::sync::mpsc::sync_channel(1);
         to.send(prepare(1, parse(1, record), &changing)).unwrap();
         // The input stays open with nothing more to read, like a pipe whose writer is slow.
-        let (mut batch, mut rejected, mut ended) = (vec![], vec![], false);
         let started = Instant::now();
-        let report = store_arriving(
-            &mut conn,
-            &from,
-            &mut batch,
-            &mut rejected,
-            &mut ended,
-            &changing,
-        )
-        .unwrap();
+        let (report, ended) = one_batch(&mut conn, &from);
         assert!(started.elapsed() < HOLD * 3, "{:?}", started.elapsed());
         assert_eq!((report.created, ended), (1, false));
         // Committed: another connection sees it, and can write.
