@@ -152,9 +152,9 @@ fn prepare(position: usize, parsed: Result<Service, Rejection>, changing: &Atomi
 /// Stores records as the reader sends them, in one transaction, until the batch is full, the
 /// input has ended (then `ended` is set), or the reader has kept it waiting past `HOLD`. The
 /// writer stores each record as it arrives, so it works while the reader prepares the next
-/// ones. Each record is kept in `batch` (and
-/// each rejection goes to `rejected`): if the database refuses one, nothing of the batch is
-/// kept, and the caller writes it again record by record.
+/// ones. Each record is kept in `batch` (and each rejection goes to `rejected`): if the
+/// database refuses one, nothing of the batch is kept, and the caller writes it again record
+/// by record.
 fn store_arriving(
     conn: &mut DbConnection,
     from: &Receiver<Parsed>,
