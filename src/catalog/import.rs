@@ -259,7 +259,7 @@ impl<'de> serde::de::Visitor<'de> for Elements<'_> {
     }
 }
 
-/// Reads and checks every record of `input`, sending each to the loader.
+/// Reads, checks and prepares every record of `input`, sending each to the writer.
 fn read(
     mut input: impl BufRead,
     to: SyncSender<Parsed>,
