@@ -4,7 +4,7 @@
 mod common;
 
 use common::{assert_hsds, demo, samhsa, TestServer};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[test]
 fn imported_services_read_back_identical_and_valid() {
@@ -415,5 +415,58 @@ fn methods_and_empty_parameters() {
             .get("/services?open_now=true&open_at=2026-11-27T10:00:00Z")
             .status(),
         200
+    );
+}
+
+/// `n` phones for `owner`, numbered so that their order shows.
+fn phones(owner: &str, n: usize) -> Value {
+    (0..n)
+        .map(|i| json!({"id": common::id(&format!("{owner}/phone/{i}")), "number": format!("555-01{i:02}")}))
+        .collect()
+}
+
+#[test]
+fn owned_objects_of_any_count_read_back_in_order() {
+    // Owned objects are written several rows to a statement: each count below is made of
+    // different statement widths (37 = 16 + 16 + 4 + 1).
+    let services: Vec<Value> = [0, 1, 3, 9, 16, 37]
+        .into_iter()
+        .map(|n| {
+            let name = format!("{n} phones");
+            let mut s = common::Fixture::new(&name).at(52.5, 13.4).build();
+            // An empty list is stored as no list, so only lists with items are given.
+            if n > 0 {
+                s["phones"] = phones(&name, n);
+                s["service_at_locations"][0]["location"]["phones"] =
+                    phones(&format!("{name} location"), n / 2 + 1);
+            }
+            s["service_at_locations"][0]["phones"] = phones(&format!("{name} sal"), 38 - n);
+            s
+        })
+        .collect();
+    let server = TestServer::with(&services);
+    for s in &services {
+        let id = s["id"].as_str().unwrap();
+        assert_eq!(&server.json(&format!("/services/{id}")), s);
+    }
+}
+
+#[test]
+fn a_service_at_location_taken_over_by_a_new_service_keeps_only_its_new_children() {
+    let mut first = common::Fixture::new("first").at(52.5, 13.4).build();
+    first["service_at_locations"][0]["phones"] = phones("old", 3);
+    let server = TestServer::with(std::slice::from_ref(&first));
+    // A new service names the same service_at_location, with other phones.
+    let mut second = common::Fixture::new("second").at(52.5, 13.4).build();
+    second["service_at_locations"][0]["id"] = first["service_at_locations"][0]["id"].clone();
+    second["service_at_locations"][0]["service_id"] = second["id"].clone();
+    second["service_at_locations"][0]["phones"] = phones("new", 2);
+    server.import(std::slice::from_ref(&second));
+    let id = second["id"].as_str().unwrap();
+    assert_eq!(server.json(&format!("/services/{id}")), second);
+    let sal = second["service_at_locations"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        server.json(&format!("/service_at_locations/{sal}"))["phones"],
+        phones("new", 2)
     );
 }

@@ -498,6 +498,31 @@ fn status_organization_and_modified_after() {
 }
 
 #[test]
+fn a_change_to_an_organisation_stamps_its_services_changed() {
+    let server = TestServer::with(&[Fixture::new("first").build()]);
+    let stamp = |server: &TestServer| {
+        let page = server.json("/services?minimal=true");
+        page["contents"][0]["last_modified"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let before = stamp(&server);
+    let since = |at: &str| format!("/services?modified_after={}", at.replace('+', "%2B"));
+    assert_eq!(server.names(&since(&before)), ["first"]);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // Another service brings the same organisation, changed: the first one shows its name.
+    let mut second = Fixture::new("second")
+        .with(json!({"status": "inactive"}))
+        .build();
+    second["organization"]["description"] = json!("Runs test services, and more.");
+    server.import(&[second]);
+    let after = stamp(&server);
+    assert!(after > before, "{after} is not after {before}");
+    assert_eq!(server.names(&since(&after)), ["first"]);
+}
+
+#[test]
 fn confidential_locations_are_coarsened_in_public() {
     let exact = (38.031234, -78.481234);
     let server = TestServer::with(&[Fixture::new("safe house")

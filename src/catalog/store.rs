@@ -232,6 +232,12 @@ fn ids_where(conn: &mut DbConnection, sql: &str, id: &str) -> anyhow::Result<Vec
     Ok(q.load::<IdRow>(conn)?.into_iter().map(|r| r.id).collect())
 }
 
+/// How many rows one insert of owned objects carries. A list is written in the widest of
+/// these that fit, so an owner's nine attributes take two statements (8 + 1), not nine: the
+/// round trip per statement is what a bulk load into PostgreSQL waits on. The widths are few
+/// and fixed, so each table keeps a handful of prepared statements whatever the counts.
+const INSERT_WIDTHS: [usize; 5] = [16, 8, 4, 2, 1];
+
 /// Replaces the owned children of one entity; `fresh`: the entity is new, so it has none yet.
 fn write_children(
     conn: &mut DbConnection,
@@ -246,32 +252,37 @@ fn write_children(
             del.bind(kind).push(" AND owner_id = ").bind(owner_id);
             del.execute(conn)?;
         }
-        if items.is_empty() {
-            continue;
-        }
         let attribute = *table == "attribute";
         let insert = format!(
-            "INSERT INTO {table} (owner_kind, owner_id, position, id, doc{}) VALUES (",
+            "INSERT INTO {table} (owner_kind, owner_id, position, id, doc{}) VALUES ",
             if attribute { ", taxonomy_term_id" } else { "" }
         );
-        // A row at a time, so that each table has one prepared statement whatever the number
-        // of items (a multi-row insert would be a new statement for every count).
-        for (i, item) in items.iter().enumerate() {
+        let mut position = 0;
+        while position < items.len() {
+            let left = items.len() - position;
+            let width = INSERT_WIDTHS.into_iter().find(|w| *w <= left).unwrap_or(1);
             let mut ins = Sql::prepared(&insert);
-            ins.bind(kind)
-                .push(", ")
-                .bind(owner_id)
-                .push(", ")
-                .bind(i as i64)
-                .push(", ")
-                .bind(&item.id)
-                .push(", ")
-                .bind(&item.doc);
-            if attribute {
-                ins.push(", ").bind(item.term.as_deref());
+            for (i, item) in items[position..position + width].iter().enumerate() {
+                if i > 0 {
+                    ins.push(", ");
+                }
+                ins.push("(")
+                    .bind(kind)
+                    .push(", ")
+                    .bind(owner_id)
+                    .push(", ")
+                    .bind((position + i) as i64)
+                    .push(", ")
+                    .bind(&item.id)
+                    .push(", ")
+                    .bind(&item.doc);
+                if attribute {
+                    ins.push(", ").bind(item.term.as_deref());
+                }
+                ins.push(")");
             }
-            ins.push(")");
             ins.execute(conn)?;
+            position += width;
         }
     }
     Ok(())
@@ -446,15 +457,26 @@ fn put_organization(
     })
 }
 
+/// Stores a location's own fields and children. Returns whether anything changed, and the
+/// time zone it has as stored, which its search rows take.
 fn put_location(
     conn: &mut DbConnection,
     location: &PreparedLocation,
     organization_id: Option<&str>,
-) -> anyhow::Result<Written> {
+) -> anyhow::Result<(Written, Option<String>)> {
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        content_hash: String,
+        #[diesel(sql_type = Nullable<Text>)]
+        time_zone: Option<String>,
+    }
     let parts = &location.parts;
-    let before = stored_hash(conn, "location", &location.id)?;
-    if before.as_deref() == Some(parts.hash.as_str()) {
-        return Ok(Written::Unchanged);
+    let mut q = Sql::prepared("SELECT content_hash, time_zone FROM location WHERE id = ");
+    q.bind(&location.id);
+    let before = q.load::<Stored>(conn)?.pop();
+    if let Some(stored) = before.as_ref().filter(|b| b.content_hash == parts.hash) {
+        return Ok((Written::Unchanged, stored.time_zone.clone()));
     }
     let mut q = Sql::prepared(
         "INSERT INTO location (id, organization_id, latitude, longitude, time_zone, doc, content_hash, updated_at) VALUES (",
@@ -488,11 +510,12 @@ fn put_location(
         &parts.children,
         before.is_none(),
     )?;
-    Ok(if before.is_some() {
+    let written = if before.is_some() {
         Written::Updated
     } else {
         Written::Created
-    })
+    };
+    Ok((written, location.time_zone.clone()))
 }
 
 /// Upserts a taxonomy.
@@ -687,8 +710,11 @@ pub fn store_service(
         .organization_id
         .clone()
         .or_else(|| service.organization.as_ref().map(|o| o.id.clone()));
+    let mut zones = HashMap::new();
     for location in rows.at_locations.iter().filter_map(|(_, l)| l.as_ref()) {
-        if put_location(conn, location, organization_id.as_deref())? == Written::Updated {
+        let (written, zone) = put_location(conn, location, organization_id.as_deref())?;
+        zones.insert(location.id.clone(), zone);
+        if written == Written::Updated {
             affected.extend(ids_where(
                 conn,
                 "SELECT service_id AS id FROM service_at_location WHERE location_id = ",
@@ -705,6 +731,9 @@ pub fn store_service(
     }
     put_terms(conn, &attributes)?;
 
+    // The time of the change: the service row and its search rows get the same, which
+    // `modified_after` reads.
+    let stamp = now();
     let parts = &rows.parts;
     let mut q = Sql::prepared(
         "INSERT INTO service (id, organization_id, name, status, doc, content_hash, updated_at) VALUES (",
@@ -721,7 +750,7 @@ pub fn store_service(
         .push(", ")
         .bind(&prepared.hash)
         .push(", ")
-        .bind(now())
+        .bind(&stamp)
         .push(
             ") ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
              name = excluded.name, status = excluded.status, doc = excluded.doc, \
@@ -749,15 +778,22 @@ pub fn store_service(
         del.bind(&service.id);
         del.execute(conn)?;
     }
+    // One that is still stored belongs to another service, and moves here with new children.
+    let ids: Vec<&str> = service
+        .service_at_locations
+        .iter()
+        .map(|sal| sal.id.as_str())
+        .collect();
+    let moved = stored_at_locations(conn, &ids)?;
     for (position, (sal, (parts, _))) in service
         .service_at_locations
         .iter()
         .zip(&rows.at_locations)
         .enumerate()
     {
-        put_service_at_location(conn, &service.id, position, sal, parts)?;
+        let fresh = !moved.contains(&sal.id);
+        put_service_at_location(conn, &service.id, position, sal, parts, fresh)?;
     }
-    let stamp = now();
     // The service as given says all search needs when it nests what it links to; otherwise
     // (and for the other services the write touched) read it back.
     let self_contained = service
@@ -767,7 +803,7 @@ pub fn store_service(
         && (service.organization.is_some() || service.organization_id.is_none());
     if self_contained {
         affected.remove(&service.id);
-        reindex(conn, service, &stamp, fresh, texts)?;
+        reindex(conn, service, &zones, &stamp, fresh, texts)?;
     }
     let ids: Vec<String> = affected.into_iter().collect();
     reindex_services(conn, &ids, texts)?;
@@ -778,12 +814,15 @@ pub fn store_service(
     })
 }
 
+/// Upserts a service_at_location and its children; `fresh`: it is not stored yet, so it has
+/// no children to remove.
 fn put_service_at_location(
     conn: &mut DbConnection,
     service_id: &str,
     position: usize,
     sal: &ServiceAtLocation,
     parts: &Parts,
+    fresh: bool,
 ) -> anyhow::Result<()> {
     let location_id = sal
         .location_id
@@ -811,9 +850,21 @@ fn put_service_at_location(
         SERVICE_AT_LOCATION.kind,
         &sal.id,
         &parts.children,
-        false,
+        fresh,
     )?;
     Ok(())
+}
+
+/// Which of these service_at_locations are stored, under any service: one query for a few.
+fn stored_at_locations(conn: &mut DbConnection, ids: &[&str]) -> anyhow::Result<HashSet<String>> {
+    const WIDTH: usize = 8;
+    let mut stored = HashSet::new();
+    for chunk in ids.chunks(WIDTH) {
+        let mut q = Sql::prepared("SELECT id FROM service_at_location WHERE id IN ");
+        q.bind_padded_list(chunk, WIDTH);
+        stored.extend(q.load::<IdRow>(conn)?.into_iter().map(|r| r.id));
+    }
+    Ok(stored)
 }
 
 /// Records that a service's search rows changed, for the near-here index of every instance
@@ -858,18 +909,19 @@ impl PendingTexts {
     }
 }
 
-/// Rebuilds the search rows and text of one fully nested service; `stamp` is the time of the
-/// change, which `modified_after` sees; `fresh`: the service was just created, so it has no
-/// search rows or text to remove.
+/// Rebuilds the search rows and text of one fully nested service; `zones`: the stored time
+/// zone of each of its locations, by id; `stamp` is the time of the change, which
+/// `modified_after` sees (the caller gives the service row the same); `fresh`: the service
+/// was just created, so it has no search rows or text to remove.
 fn reindex(
     conn: &mut DbConnection,
     service: &Service,
+    zones: &HashMap<String, Option<String>>,
     stamp: &str,
     fresh: bool,
     texts: &mut PendingTexts,
 ) -> anyhow::Result<()> {
     let service_id = service.id.as_str();
-    let zones = location_zones(conn, service)?;
     let entries = index::entries(service, |l| zones.get(&l.id).cloned().flatten());
     // The text first: the search rows refer to it by number.
     if !fresh {
@@ -950,9 +1002,6 @@ fn reindex(
         q.execute(conn)?;
     }
     changed_search(conn, service_id, stamp)?;
-    let mut touch = Sql::prepared("UPDATE service SET updated_at = ");
-    touch.bind(stamp).push(" WHERE id = ").bind(service_id);
-    touch.execute(conn)?;
     Ok(())
 }
 
@@ -1030,7 +1079,8 @@ pub fn etag(object: &impl serde::Serialize) -> String {
     format!("\"{}\"", &hash_of(object)[..32])
 }
 
-/// Re-reads and reindexes services after something they nest changed.
+/// Re-reads and reindexes services after something they nest changed, and stamps them
+/// changed.
 fn reindex_services(
     conn: &mut DbConnection,
     ids: &[String],
@@ -1038,7 +1088,11 @@ fn reindex_services(
 ) -> anyhow::Result<()> {
     let stamp = now();
     for stored in services(conn, ids)? {
-        reindex(conn, &stored, &stamp, false, texts)?;
+        let zones = location_zones(conn, &stored)?;
+        reindex(conn, &stored, &zones, &stamp, false, texts)?;
+        let mut touch = Sql::prepared("UPDATE service SET updated_at = ");
+        touch.bind(&stamp).push(" WHERE id = ").bind(&stored.id);
+        touch.execute(conn)?;
     }
     Ok(())
 }
@@ -1069,7 +1123,7 @@ pub fn write_organization(conn: &mut DbConnection, org: &Organization) -> anyhow
 /// Stores a location and reindexes the services offered there when it changed.
 pub fn write_location(conn: &mut DbConnection, location: &Location) -> anyhow::Result<Written> {
     crate::db::write(conn, |conn| {
-        let written = put_location(conn, &PreparedLocation::new(location)?, None)?;
+        let (written, _) = put_location(conn, &PreparedLocation::new(location)?, None)?;
         if written == Written::Updated {
             let ids = location_service_ids(conn, &location.id)?;
             reindex_now(conn, &ids)?;
