@@ -498,6 +498,57 @@ fn status_organization_and_modified_after() {
 }
 
 #[test]
+fn a_listing_counts_each_service_once_on_every_page_until_a_change() {
+    // "two places" has a search row per place; the others one each.
+    let mut two = Fixture::new("two places").at(52.52, 13.40).build();
+    let mut second =
+        Fixture::new("second site").at(52.50, 13.45).build()["service_at_locations"][0].clone();
+    second["service_id"] = two["id"].clone();
+    two["service_at_locations"]
+        .as_array_mut()
+        .unwrap()
+        .push(second);
+    let server = TestServer::with(&[
+        two,
+        Fixture::new("alpha").at(52.51, 13.41).build(),
+        Fixture::new("omega").build(),
+        Fixture::new("gone")
+            .with(json!({"status": "defunct"}))
+            .build(),
+    ]);
+    let names = |page: &serde_json::Value| -> Vec<String> {
+        page["contents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut seen = vec![];
+    for page in 1..=4 {
+        let got = server.json(&format!("/services?per_page=1&page={page}"));
+        assert_eq!(got["total_items"], 3, "page {page}");
+        seen.extend(names(&got));
+    }
+    assert_eq!(seen, ["alpha", "omega", "two places"]);
+    let all = server.json("/services?status=active,defunct&per_page=2&page=2");
+    assert_eq!(all["total_items"], 4);
+    assert_eq!(names(&all), ["omega", "two places"]);
+    // A filter the name index does not hold is counted the other way, alike.
+    let org = common::id("organization/test");
+    let filtered = server.json(&format!(
+        "/services?organization_id={org}&per_page=1&page=3"
+    ));
+    assert_eq!(filtered["total_items"], 3);
+    assert_eq!(names(&filtered), ["two places"]);
+    // A new service is counted on the pages asked after it.
+    server.import(&[Fixture::new("beta").build()]);
+    let got = server.json("/services?per_page=1&page=2");
+    assert_eq!(got["total_items"], 4);
+    assert_eq!(names(&got), ["beta"]);
+}
+
+#[test]
 fn a_change_to_an_organisation_stamps_its_services_changed() {
     let server = TestServer::with(&[Fixture::new("first").build()]);
     let stamp = |server: &TestServer| {

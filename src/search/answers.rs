@@ -1,10 +1,12 @@
-//! Answers of database searches kept until the directory next changes.
+//! Answers of database searches, and their totals, kept until the directory next changes.
 //!
 //! A common keyword over a million services still costs 10–40 ms counted in memory
 //! (`search::keyword`), and 100–600 ms with a filter, which the database counts (each match
 //! checked against it), while a directory's searchers ask for the same few words (naloxone,
 //! detox, housing) again and again. So a page of a search the database answered is kept, with
-//! its total, and given again until any service changes.
+//! its total, and given again until any service changes. The total is also kept on its own,
+//! for the search's other pages: counting a million services takes the database a third of a
+//! second, and a partner reads them a page at a time.
 //!
 //! The near-here index (`search::nearby`) follows `search_change`, the log every write of a
 //! service's search rows appends to, and empties this whenever it applies a change or loads
@@ -44,10 +46,21 @@ impl Key {
         };
         Key(format!("{unit:?} {window:?} {shown:?}"))
     }
+
+    /// The key of a search's total, which is the same for all its pages.
+    pub fn total(s: &Search, unit: Unit) -> Key {
+        let any_page = Search {
+            page: 1,
+            per_page: 1,
+            ..s.clone()
+        };
+        Key::new(&any_page, unit, Window::All)
+    }
 }
 
 struct Inner {
     answers: LruCache<Key, Answer>,
+    totals: LruCache<Key, i64>,
     /// Bumped by every `forget`.
     generation: u64,
 }
@@ -61,6 +74,7 @@ impl Default for Answers {
         Answers {
             inner: Mutex::new(Inner {
                 answers: LruCache::new(NonZeroUsize::new(KEPT).expect("not zero")),
+                totals: LruCache::new(NonZeroUsize::new(KEPT).expect("not zero")),
                 generation: 0,
             }),
         }
@@ -84,25 +98,41 @@ impl Answers {
         key: Key,
         answer: impl FnOnce() -> Result<Answer, E>,
     ) -> Result<Answer, E> {
+        self.kept_or(key, |inner| &mut inner.answers, answer)
+    }
+
+    /// The kept total of `key` (`Key::total`), or else `count()`'s, kept as `get_or` keeps
+    /// an answer.
+    pub fn total_or<E>(&self, key: Key, count: impl FnOnce() -> Result<i64, E>) -> Result<i64, E> {
+        self.kept_or(key, |inner| &mut inner.totals, count)
+    }
+
+    fn kept_or<V: Clone, E>(
+        &self,
+        key: Key,
+        kept: fn(&mut Inner) -> &mut LruCache<Key, V>,
+        make: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
         let generation = {
             let mut inner = self.lock();
-            if let Some(kept) = inner.answers.get(&key) {
-                return Ok(kept.clone());
+            if let Some(value) = kept(&mut inner).get(&key) {
+                return Ok(value.clone());
             }
             inner.generation
         };
-        let fresh = answer()?;
+        let fresh = make()?;
         let mut inner = self.lock();
         if inner.generation == generation {
-            inner.answers.put(key, fresh.clone());
+            kept(&mut inner).put(key, fresh.clone());
         }
         Ok(fresh)
     }
 
-    /// Forgets every answer: the directory changed.
+    /// Forgets every answer and total: the directory changed.
     pub fn forget(&self) {
         let mut inner = self.lock();
         inner.answers.clear();
+        inner.totals.clear();
         inner.generation += 1;
     }
 
@@ -155,6 +185,24 @@ mod tests {
         assert!(answers.is_empty());
         let fresh = answers.get_or(key(&["detox"], 1), || Ok::<_, ()>(answer(4)));
         assert_eq!(fresh.unwrap().total, 4);
+    }
+
+    #[test]
+    fn a_total_is_kept_for_every_page_until_forgotten() {
+        let answers = Answers::default();
+        let page = |page| Search {
+            words: vec!["detox".into()],
+            page,
+            per_page: 20,
+            ..Search::default()
+        };
+        let total =
+            |page, unit, count| answers.total_or(Key::total(&page, unit), || Ok::<_, ()>(count));
+        assert_eq!(total(page(1), Unit::Service, 7), Ok(7));
+        assert_eq!(total(page(3), Unit::Service, 8), Ok(7));
+        assert_eq!(total(page(1), Unit::ServiceAtLocation, 9), Ok(9));
+        answers.forget();
+        assert_eq!(total(page(3), Unit::Service, 8), Ok(8));
     }
 
     #[test]

@@ -315,7 +315,8 @@ fn run_in_database(
         }
     }
     if s.point.is_none() && s.open_at.is_none() {
-        return run_in_sql(conn, s, unit, window, backend).map(Answer::from_database);
+        let answers = nearby.map(|index| &index.answers);
+        return run_in_sql(conn, answers, s, unit, window, backend).map(Answer::from_database);
     }
     let mut q = Sql::new(&format!(
         "SELECT {} AS id, name, latitude, longitude, time_zone, hours FROM search_entry",
@@ -445,6 +446,7 @@ fn walk_names(
 
 fn run_in_sql(
     conn: &mut DbConnection,
+    answers: Option<&Answers>,
     s: &Search,
     unit: Unit,
     window: Window,
@@ -464,6 +466,16 @@ fn run_in_sql(
         filters(&mut q, s, unit);
         q.push(&format!(" AND text_id = m.{key})"));
         q
+    } else if unit == Unit::Service && only_status(s, unit) {
+        // Every row of a service carries its name, so the services are the runs of equal
+        // (name, id) in `search_entry_name`, which also holds the status: counting them reads
+        // that index in order, where COUNT(DISTINCT) sorts every id again (at a million
+        // services 0.3 s instead of 3.3 s). A filter the index does not hold would make this
+        // read each row in name order, slower than the table in its own order.
+        let mut q = Sql::new("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM search_entry");
+        conditions(&mut q, s, unit, backend);
+        q.push(" GROUP BY name, service_id) AS services");
+        q
     } else {
         let mut q = Sql::new(&format!(
             "SELECT COUNT(DISTINCT {id}) AS n FROM search_entry"
@@ -471,9 +483,27 @@ fn run_in_sql(
         conditions(&mut q, s, unit, backend);
         q
     };
-    let total = count.count(conn)?;
+    // Every page of a search has the same total: counted once until the directory changes,
+    // each further page costs only its own rows (a partner reading a million services page by
+    // page would otherwise count them all again for each page).
+    let total = match answers {
+        Some(answers) => answers.total_or(Key::total(s, unit), || count.count(conn))?,
+        None => count.count(conn)?,
+    };
     let walk = backend == Backend::Sqlite && walk_names(conn, s, window, total)?;
     Ok((page_in_sql(conn, s, unit, window, walk)?, total))
+}
+
+/// Whether a search (without words) filters by nothing but the status.
+fn only_status(s: &Search, unit: Unit) -> bool {
+    let status = Search {
+        statuses: s.statuses.clone(),
+        ..Search::default()
+    };
+    let (mut given, mut least) = (Sql::new(""), Sql::new(""));
+    filters(&mut given, s, unit);
+    filters(&mut least, &status, unit);
+    given.text() == least.text()
 }
 
 /// The database's page of a search without a point or a time; with `walk`, SQLite is told to
