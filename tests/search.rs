@@ -167,6 +167,63 @@ fn vocabulary_filters_any_of_and_all_of() {
 }
 
 #[test]
+fn taxonomy_filters_page_alike_for_common_and_rare_terms() {
+    // 40 services, every one with "free" and every third with "medicaid" too, some at two
+    // places: a page of a term most services have is found by walking the services in name
+    // order, one of a rare term from the services that have it. Both must agree with a plain
+    // reading of the data, on every page.
+    let services: Vec<_> = (0..40)
+        .map(|i| {
+            let mut f = Fixture::new(&format!("s{i:02}"))
+                .at(LAT + i as f64 * 0.001, LON)
+                .term("haven-cost", "free");
+            if i % 3 == 0 {
+                f = f.term("haven-cost", "medicaid");
+            }
+            let mut s = f.build();
+            if i % 4 == 0 {
+                let mut other = s["service_at_locations"][0].clone();
+                other["id"] = json!(common::id(&format!("sal/s{i:02}/2")));
+                s["service_at_locations"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(other);
+            }
+            s
+        })
+        .collect();
+    let server = TestServer::with(&services);
+    let free = haven::vocab::term_id("haven-cost", "free");
+    let medicaid = haven::vocab::term_id("haven-cost", "medicaid");
+    let cost = haven::vocab::taxonomy_id("haven-cost");
+    let all: Vec<String> = (0..40).map(|i| format!("s{i:02}")).collect();
+    let thirds: Vec<String> = (0..40).step_by(3).map(|i| format!("s{i:02}")).collect();
+    for (filter, expected) in [
+        (format!("taxonomy_term_id={free}"), &all),
+        (format!("taxonomy_id={cost}"), &all),
+        (format!("taxonomy_term_id={medicaid}"), &thirds),
+    ] {
+        for per_page in [1, 3, 7] {
+            let mut seen = vec![];
+            for page in 1..=(expected.len() / per_page + 1) {
+                let got = server.json(&format!(
+                    "/services?{filter}&per_page={per_page}&page={page}"
+                ));
+                assert_eq!(got["total_items"], expected.len(), "{filter} page {page}");
+                seen.extend(
+                    got["contents"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|s| s["name"].as_str().unwrap().to_string()),
+                );
+            }
+            assert_eq!(&seen, expected, "{filter}, {per_page} a page");
+        }
+    }
+}
+
+#[test]
 fn accessibility_on_the_location_counts_at_that_location() {
     let mut service = Fixture::new("clinic").at(LAT, LON).build();
     let lid = service["service_at_locations"][0]["location"]["id"]
