@@ -469,4 +469,15 @@ fn a_service_at_location_taken_over_by_a_new_service_keeps_only_its_new_children
         server.json(&format!("/service_at_locations/{sal}"))["phones"],
         phones("new", 2)
     );
+    // The first service is no longer offered there, and search knows it.
+    let id = first["id"].as_str().unwrap();
+    assert!(server.json(&format!("/services/{id}"))["service_at_locations"].is_null());
+    assert_eq!(
+        server.names("/services?lat=52.5&lon=13.4&proximity=1000"),
+        ["second"]
+    );
+    assert_eq!(
+        server.names("/service_at_locations?lat=52.5&lon=13.4&proximity=1000"),
+        ["second"]
+    );
 }

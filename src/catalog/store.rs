@@ -778,20 +778,22 @@ pub fn store_service(
         del.bind(&service.id);
         del.execute(conn)?;
     }
-    // One that is still stored belongs to another service, and moves here with new children.
+    // One that is still stored belongs to another service, and moves here with new children;
+    // that service is no longer offered there, so its search rows are rebuilt.
     let ids: Vec<&str> = service
         .service_at_locations
         .iter()
         .map(|sal| sal.id.as_str())
         .collect();
     let moved = stored_at_locations(conn, &ids)?;
+    affected.extend(moved.values().cloned());
     for (position, (sal, (parts, _))) in service
         .service_at_locations
         .iter()
         .zip(&rows.at_locations)
         .enumerate()
     {
-        let fresh = !moved.contains(&sal.id);
+        let fresh = !moved.contains_key(&sal.id);
         put_service_at_location(conn, &service.id, position, sal, parts, fresh)?;
     }
     // The service as given says all search needs when it nests what it links to; otherwise
@@ -855,14 +857,29 @@ fn put_service_at_location(
     Ok(())
 }
 
-/// Which of these service_at_locations are stored, under any service: one query for a few.
-fn stored_at_locations(conn: &mut DbConnection, ids: &[&str]) -> anyhow::Result<HashSet<String>> {
+/// Which of these service_at_locations are stored, with the service each belongs to: one
+/// query for a few.
+fn stored_at_locations(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> anyhow::Result<HashMap<String, String>> {
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        id: String,
+        #[diesel(sql_type = Text)]
+        service_id: String,
+    }
     const WIDTH: usize = 8;
-    let mut stored = HashSet::new();
+    let mut stored = HashMap::new();
     for chunk in ids.chunks(WIDTH) {
-        let mut q = Sql::prepared("SELECT id FROM service_at_location WHERE id IN ");
+        let mut q = Sql::prepared("SELECT id, service_id FROM service_at_location WHERE id IN ");
         q.bind_padded_list(chunk, WIDTH);
-        stored.extend(q.load::<IdRow>(conn)?.into_iter().map(|r| r.id));
+        stored.extend(
+            q.load::<Stored>(conn)?
+                .into_iter()
+                .map(|r| (r.id, r.service_id)),
+        );
     }
     Ok(stored)
 }
