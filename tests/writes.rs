@@ -64,6 +64,68 @@ fn a_partner_publishes_a_searchable_service() {
 }
 
 #[test]
+fn taxonomy_filters_follow_rewrites_and_deletes() {
+    let server = server();
+    let a = server.token("a@a.example");
+    let mut ids = vec![];
+    for body in [
+        new_service("First"),
+        partner_body(
+            Fixture::new("Second")
+                .at(38.03, -78.48)
+                .term("haven-services", "HR01")
+                .term("haven-cost", "medicaid"),
+        ),
+    ] {
+        let (status, created) = server.send("POST", "/services", Some(&a), Some(&body));
+        assert_eq!(status, 201, "{created}");
+        ids.push(created["id"].as_str().unwrap().to_string());
+    }
+    let term = |code: &str| {
+        let taxonomy = if code == "HR01" {
+            "haven-services"
+        } else {
+            "haven-cost"
+        };
+        let id = haven::vocab::term_id(taxonomy, code);
+        server.names(&format!("/services?taxonomy_term_id={id}"))
+    };
+    let services = haven::vocab::taxonomy_id("haven-services");
+    assert_eq!(term("HR01"), ["First", "Second"]);
+    assert_eq!(term("free"), ["First"]);
+    assert_eq!(term("medicaid"), ["Second"]);
+
+    // First changes its terms: it leaves the lists of those it dropped.
+    let mut changed = partner_body(
+        Fixture::new("First")
+            .at(38.03, -78.48)
+            .term("haven-cost", "medicaid"),
+    );
+    changed["id"] = json!(ids[0]);
+    let path = format!("/services/{}", ids[0]);
+    let (status, body) = server.send("PUT", &path, Some(&a), Some(&changed));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(term("HR01"), ["Second"]);
+    assert!(term("free").is_empty());
+    assert_eq!(term("medicaid"), ["First", "Second"]);
+    assert_eq!(
+        server.names(&format!("/services?taxonomy_id={services}")),
+        ["Second"]
+    );
+
+    // Deleted, Second is in no list and leaves nothing behind.
+    let path = format!("/services/{}", ids[1]);
+    assert_eq!(server.send("DELETE", &path, Some(&a), None).0, 204);
+    assert!(term("HR01").is_empty());
+    assert_eq!(term("medicaid"), ["First"]);
+    let mut conn = server.state.pool.get().unwrap();
+    let mut left =
+        haven::db::Sql::new("SELECT count(*) AS n FROM service_term WHERE service_id = ");
+    left.bind(&ids[1]);
+    assert_eq!(left.count(&mut conn).unwrap(), 0);
+}
+
+#[test]
 fn only_the_owner_with_catalog_write_may_write() {
     let server = server();
     let a = server.token("a@a.example");

@@ -1,16 +1,21 @@
 //! The one place that knows the catalogue's tables: writing HSDS objects into them and
 //! assembling HSDS objects back out.
 //!
-//! Entities (organization, service, location, service_at_location) keep their own fields in a
-//! JSON `doc`; the objects they own live in a table per kind (`phone`, `schedule`, ...), one row
-//! per object, keyed by owner and position. Reading puts the pieces back together, so what was
-//! written is what is read.
+//! Entities (organization, service, location, service_at_location) are stored as a JSON `doc`
+//! each, with the objects they own (phones, schedules, attributes, ...) inside it; the
+//! entities they nest or link to are stored on their own and put back when read, so what was
+//! written is what is read. The taxonomy terms a service's attributes name are also kept in
+//! `service_term`, which the taxonomy filters read.
+//!
+//! Owned objects used to be rows of their own, one table per kind keyed by owner. A service
+//! then took about twenty rows, each with entries in indexes keyed by random ids, and a bulk
+//! load spent most of its time (and, at a million services, its disk) keeping those indexes.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use anyhow::Context;
 use chrono::Utc;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{Nullable, Text};
 use diesel::QueryableByName;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -24,86 +29,30 @@ use crate::search::filters::stored_timestamp;
 use crate::search::{index, place};
 use crate::vocab::VOCABULARIES;
 
-/// How an entity's JSON is split: which arrays go to which child table, and which nested
-/// entities are stored on their own.
+/// Which keys of an entity's JSON are stored elsewhere (nested entities) or never stored
+/// (computed extensions).
 struct Shape {
-    kind: &'static str,
-    children: &'static [(&'static str, &'static str)],
-    /// Keys stored elsewhere (nested entities) or never stored (computed extensions).
     detached: &'static [&'static str],
 }
 
 const SERVICE: Shape = Shape {
-    kind: "service",
-    children: &[
-        ("phones", "phone"),
-        ("schedules", "schedule"),
-        ("service_areas", "service_area"),
-        ("languages", "language"),
-        ("funding", "funding"),
-        ("cost_options", "cost_option"),
-        ("required_documents", "required_document"),
-        ("contacts", "contact"),
-        ("attributes", "attribute"),
-        ("metadata", "metadata"),
-    ],
     detached: &["organization", "service_at_locations", "distance"],
 };
 
 const ORGANIZATION: Shape = Shape {
-    kind: "organization",
-    children: &[
-        ("funding", "funding"),
-        ("contacts", "contact"),
-        ("phones", "phone"),
-        ("programs", "program"),
-        ("organization_identifiers", "organization_identifier"),
-        ("attributes", "attribute"),
-        ("metadata", "metadata"),
-    ],
     detached: &["locations", "services"],
 };
 
-const LOCATION: Shape = Shape {
-    kind: "location",
-    children: &[
-        ("languages", "language"),
-        ("addresses", "address"),
-        ("contacts", "contact"),
-        ("accessibility", "accessibility"),
-        ("phones", "phone"),
-        ("schedules", "schedule"),
-        ("attributes", "attribute"),
-        ("metadata", "metadata"),
-    ],
-    detached: &[],
-};
+const LOCATION: Shape = Shape { detached: &[] };
 
 const SERVICE_AT_LOCATION: Shape = Shape {
-    kind: "service_at_location",
-    children: &[
-        ("contacts", "contact"),
-        ("phones", "phone"),
-        ("schedules", "schedule"),
-        ("attributes", "attribute"),
-        ("metadata", "metadata"),
-    ],
     detached: &["location", "service", "distance"],
 };
 
-/// An entity's own fields and its owned children, ready to store.
+/// An entity's doc, ready to store, and its digest.
 struct Parts {
     doc: String,
-    children: Vec<(&'static str, Vec<Child>)>,
     hash: String,
-}
-
-/// One owned object as its row holds it.
-struct Child {
-    id: String,
-    doc: String,
-    /// For an attribute: the taxonomy term it names, by id, in lower case.
-    term: Option<String>,
 }
 
 fn split(value: Value, shape: &Shape) -> Parts {
@@ -114,57 +63,24 @@ fn split(value: Value, shape: &Shape) -> Parts {
     for key in shape.detached {
         map.remove(*key);
     }
-    let children = shape
-        .children
-        .iter()
-        .map(|(key, table)| {
-            let items = match map.remove(*key) {
-                Some(Value::Array(items)) => items,
-                _ => vec![],
-            };
-            (
-                *table,
-                items
-                    .iter()
-                    .map(|item| child(table, item))
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .collect::<Vec<_>>();
     let doc = Value::Object(map).to_string();
-    let mut hasher = Sha256::new();
-    hasher.update(doc.as_bytes());
-    for (table, items) in &children {
-        hasher.update(table.as_bytes());
-        for item in items {
-            hasher.update(item.doc.as_bytes());
-        }
-    }
-    Parts {
-        doc,
-        children,
-        hash: hex(&hasher.finalize()),
-    }
+    let hash = hex(&Sha256::digest(doc.as_bytes()));
+    Parts { doc, hash }
 }
 
-fn child(table: &str, item: &Value) -> Child {
-    let term = (table == "attribute")
-        .then(|| {
-            item.get("taxonomy_term_id")
-                .or_else(|| item.get("taxonomy_term").and_then(|t| t.get("id")))
-                .and_then(Value::as_str)
-                .map(str::to_ascii_lowercase)
+/// The taxonomy terms attributes name, by id in lower case, each once and sorted.
+fn terms_of(attributes: &[Attribute]) -> Vec<String> {
+    attributes
+        .iter()
+        .filter_map(|a| {
+            a.taxonomy_term_id
+                .as_deref()
+                .or(a.taxonomy_term.as_ref().map(|t| t.id.as_str()))
         })
-        .flatten();
-    Child {
-        id: item
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        doc: item.to_string(),
-        term,
-    }
+        .map(str::to_ascii_lowercase)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 fn hash_of(value: &impl serde::Serialize) -> String {
@@ -199,23 +115,9 @@ struct DocRow {
 #[derive(QueryableByName)]
 struct SalRow {
     #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = Text)]
     service_id: String,
     #[diesel(sql_type = Nullable<Text>)]
     location_id: Option<String>,
-    #[diesel(sql_type = Text)]
-    doc: String,
-}
-
-#[derive(QueryableByName)]
-struct ChildRow {
-    #[diesel(sql_type = Text)]
-    k: String,
-    #[diesel(sql_type = Text)]
-    owner_id: String,
-    #[diesel(sql_type = BigInt)]
-    position: i64,
     #[diesel(sql_type = Text)]
     doc: String,
 }
@@ -232,127 +134,83 @@ fn ids_where(conn: &mut DbConnection, sql: &str, id: &str) -> anyhow::Result<Vec
     Ok(q.load::<IdRow>(conn)?.into_iter().map(|r| r.id).collect())
 }
 
-/// How many rows one insert of owned objects carries. A list is written in the widest of
-/// these that fit, so an owner's nine attributes take two statements (8 + 1), not nine: the
-/// round trip per statement is what a bulk load into PostgreSQL waits on. The widths are few
-/// and fixed, so each table keeps a handful of prepared statements whatever the counts.
+/// How many rows one insert of a service's terms carries. A list is written in the widest of
+/// these that fit, so nine terms take two statements (8 + 1), not nine: the round trip per
+/// statement is what a bulk load into PostgreSQL waits on. The widths are few and fixed, so
+/// the statement keeps a handful of prepared forms whatever the counts.
 const INSERT_WIDTHS: [usize; 5] = [16, 8, 4, 2, 1];
 
-/// Replaces the owned children of one entity; `fresh`: the entity is new, so it has none yet.
-fn write_children(
+/// Keeps `service_term` in step with a service's terms, which were `old` and are now `new`
+/// (both sorted, as `terms_of` gives them).
+fn write_terms(
     conn: &mut DbConnection,
-    kind: &str,
-    owner_id: &str,
-    children: &[(&'static str, Vec<Child>)],
-    fresh: bool,
+    service_id: &str,
+    old: &[String],
+    new: &[String],
 ) -> anyhow::Result<()> {
-    for (table, items) in children {
-        if !fresh {
-            let mut del = Sql::prepared(&format!("DELETE FROM {table} WHERE owner_kind = "));
-            del.bind(kind).push(" AND owner_id = ").bind(owner_id);
-            del.execute(conn)?;
-        }
-        let attribute = *table == "attribute";
-        let insert = format!(
-            "INSERT INTO {table} (owner_kind, owner_id, position, id, doc{}) VALUES ",
-            if attribute { ", taxonomy_term_id" } else { "" }
-        );
-        let mut position = 0;
-        while position < items.len() {
-            let left = items.len() - position;
-            let width = INSERT_WIDTHS.into_iter().find(|w| *w <= left).unwrap_or(1);
-            let mut ins = Sql::prepared(&insert);
-            for (i, item) in items[position..position + width].iter().enumerate() {
-                if i > 0 {
-                    ins.push(", ");
-                }
-                ins.push("(")
-                    .bind(kind)
-                    .push(", ")
-                    .bind(owner_id)
-                    .push(", ")
-                    .bind((position + i) as i64)
-                    .push(", ")
-                    .bind(&item.id)
-                    .push(", ")
-                    .bind(&item.doc);
-                if attribute {
-                    ins.push(", ").bind(item.term.as_deref());
-                }
-                ins.push(")");
-            }
-            ins.execute(conn)?;
-            position += width;
-        }
-    }
-    Ok(())
-}
-
-fn delete_children(
-    conn: &mut DbConnection,
-    shape: &Shape,
-    owner_ids: &[String],
-) -> anyhow::Result<()> {
-    if owner_ids.is_empty() {
-        return Ok(());
-    }
-    for (_, table) in shape.children {
-        let mut del = Sql::new(&format!("DELETE FROM {table} WHERE owner_kind = "));
-        del.bind(shape.kind)
-            .push(" AND owner_id IN ")
-            .bind_list(owner_ids);
+    let gone: Vec<&String> = old
+        .iter()
+        .filter(|t| new.binary_search(t).is_err())
+        .collect();
+    for term in gone {
+        let mut del = Sql::prepared("DELETE FROM service_term WHERE taxonomy_term_id = ");
+        del.bind(term).push(" AND service_id = ").bind(service_id);
         del.execute(conn)?;
     }
+    let added: Vec<&String> = new
+        .iter()
+        .filter(|t| old.binary_search(t).is_err())
+        .collect();
+    let mut done = 0;
+    while done < added.len() {
+        let width = INSERT_WIDTHS
+            .into_iter()
+            .find(|w| *w <= added.len() - done)
+            .unwrap_or(1);
+        let mut ins =
+            Sql::prepared("INSERT INTO service_term (taxonomy_term_id, service_id) VALUES ");
+        for (i, term) in added[done..done + width].iter().enumerate() {
+            if i > 0 {
+                ins.push(", ");
+            }
+            ins.push("(")
+                .bind(*term)
+                .push(", ")
+                .bind(service_id)
+                .push(")");
+        }
+        ins.push(" ON CONFLICT DO NOTHING");
+        ins.execute(conn)?;
+        done += width;
+    }
     Ok(())
 }
 
-/// The owned children of many entities of one shape, in one query.
-fn read_children(
-    conn: &mut DbConnection,
-    shape: &Shape,
-    owner_ids: &[String],
-) -> anyhow::Result<HashMap<String, Vec<(String, Value)>>> {
-    let mut out: HashMap<String, Vec<(String, Value)>> = HashMap::new();
-    if owner_ids.is_empty() {
-        return Ok(out);
+/// The terms a stored service's attributes name, as `write_terms` last kept them.
+fn stored_terms(conn: &mut DbConnection, service_id: &str) -> anyhow::Result<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Terms {
+        #[diesel(sql_type = Text)]
+        terms: String,
     }
-    let mut q = Sql::default();
-    for (i, (key, table)) in shape.children.iter().enumerate() {
-        if i > 0 {
-            q.push(" UNION ALL ");
+    let mut q = Sql::prepared("SELECT terms FROM service WHERE id = ");
+    q.bind(service_id);
+    match q.load::<Terms>(conn)?.pop() {
+        Some(row) => {
+            let mut terms: Vec<String> =
+                serde_json::from_str(&row.terms).context("stored service terms")?;
+            // `write_terms` looks terms up by binary search; the order the databases
+            // aggregated them in when migrating is theirs, not ours.
+            terms.sort();
+            terms.dedup();
+            Ok(terms)
         }
-        q.push(&format!(
-            "SELECT '{key}' AS k, owner_id, position, doc FROM {table} WHERE owner_kind = "
-        ))
-        .bind(shape.kind)
-        .push(" AND owner_id IN ")
-        .bind_list(owner_ids);
+        None => Ok(vec![]),
     }
-    let mut rows = q.load::<ChildRow>(conn)?;
-    rows.sort_by(|a, b| (&a.owner_id, &a.k, a.position).cmp(&(&b.owner_id, &b.k, b.position)));
-    for row in rows {
-        let value: Value = serde_json::from_str(&row.doc).context("stored child JSON")?;
-        out.entry(row.owner_id).or_default().push((row.k, value));
-    }
-    Ok(out)
 }
 
-/// Puts an entity's doc and its children back into one JSON object.
-fn assemble(
-    doc: &str,
-    children: Option<&Vec<(String, Value)>>,
-) -> anyhow::Result<Map<String, Value>> {
-    let mut map: Map<String, Value> = serde_json::from_str(doc).context("stored JSON")?;
-    for (key, value) in children.into_iter().flatten() {
-        match map
-            .entry(key.clone())
-            .or_insert_with(|| Value::Array(vec![]))
-        {
-            Value::Array(items) => items.push(value.clone()),
-            other => *other = Value::Array(vec![value.clone()]),
-        }
-    }
-    Ok(map)
+fn parse_doc(doc: &str) -> anyhow::Result<Map<String, Value>> {
+    serde_json::from_str(doc).context("stored JSON")
 }
 
 /// Whether a write created, changed or left alone what was stored.
@@ -443,13 +301,6 @@ fn put_organization(
              content_hash = excluded.content_hash, updated_at = excluded.updated_at",
         );
     q.execute(conn)?;
-    write_children(
-        conn,
-        ORGANIZATION.kind,
-        &org.id,
-        &parts.children,
-        before.is_none(),
-    )?;
     Ok(if before.is_some() {
         Written::Updated
     } else {
@@ -503,13 +354,6 @@ fn put_location(
              content_hash = excluded.content_hash, updated_at = excluded.updated_at",
         );
     q.execute(conn)?;
-    write_children(
-        conn,
-        LOCATION.kind,
-        &location.id,
-        &parts.children,
-        before.is_none(),
-    )?;
     let written = if before.is_some() {
         Written::Updated
     } else {
@@ -602,6 +446,8 @@ pub struct Prepared {
 /// service_at_location with the location it nests.
 struct Rows {
     parts: Parts,
+    /// For `service_term`.
+    terms: Vec<String>,
     organization: Option<PreparedOrganization>,
     at_locations: Vec<(Parts, Option<PreparedLocation>)>,
 }
@@ -610,6 +456,7 @@ impl Rows {
     fn new(service: &Service) -> anyhow::Result<Self> {
         Ok(Rows {
             parts: split(serde_json::to_value(service)?, &SERVICE),
+            terms: terms_of(&service.attributes),
             organization: service
                 .organization
                 .as_deref()
@@ -735,8 +582,12 @@ pub fn store_service(
     // `modified_after` reads.
     let stamp = now();
     let parts = &rows.parts;
+    let old_terms = match before {
+        Some(_) => stored_terms(conn, &service.id)?,
+        None => vec![],
+    };
     let mut q = Sql::prepared(
-        "INSERT INTO service (id, organization_id, name, status, doc, content_hash, updated_at) VALUES (",
+        "INSERT INTO service (id, organization_id, name, status, doc, content_hash, updated_at, terms) VALUES (",
     );
     q.bind(&service.id)
         .push(", ")
@@ -751,35 +602,26 @@ pub fn store_service(
         .bind(&prepared.hash)
         .push(", ")
         .bind(&stamp)
+        .push(", ")
+        .bind(serde_json::to_string(&rows.terms)?)
         .push(
             ") ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
              name = excluded.name, status = excluded.status, doc = excluded.doc, \
-             content_hash = excluded.content_hash, updated_at = excluded.updated_at",
+             content_hash = excluded.content_hash, updated_at = excluded.updated_at, \
+             terms = excluded.terms",
         );
     q.execute(conn)?;
-    write_children(
-        conn,
-        SERVICE.kind,
-        &service.id,
-        &parts.children,
-        before.is_none(),
-    )?;
+    write_terms(conn, &service.id, &old_terms, &rows.terms)?;
 
     // A new service has no rows that name it yet (they all refer to it by foreign key).
     let fresh = before.is_none();
     if !fresh {
-        let old_sals = ids_where(
-            conn,
-            "SELECT id FROM service_at_location WHERE service_id = ",
-            &service.id,
-        )?;
-        delete_children(conn, &SERVICE_AT_LOCATION, &old_sals)?;
         let mut del = Sql::prepared("DELETE FROM service_at_location WHERE service_id = ");
         del.bind(&service.id);
         del.execute(conn)?;
     }
-    // One that is still stored belongs to another service, and moves here with new children;
-    // that service is no longer offered there, so its search rows are rebuilt.
+    // One that is still stored belongs to another service, and moves here; that service is no
+    // longer offered there, so its search rows are rebuilt.
     let ids: Vec<&str> = service
         .service_at_locations
         .iter()
@@ -793,8 +635,7 @@ pub fn store_service(
         .zip(&rows.at_locations)
         .enumerate()
     {
-        let fresh = !moved.contains_key(&sal.id);
-        put_service_at_location(conn, &service.id, position, sal, parts, fresh)?;
+        put_service_at_location(conn, &service.id, position, sal, parts)?;
     }
     // The service as given says all search needs when it nests what it links to; otherwise
     // (and for the other services the write touched) read it back.
@@ -816,15 +657,13 @@ pub fn store_service(
     })
 }
 
-/// Upserts a service_at_location and its children; `fresh`: it is not stored yet, so it has
-/// no children to remove.
+/// Upserts a service_at_location.
 fn put_service_at_location(
     conn: &mut DbConnection,
     service_id: &str,
     position: usize,
     sal: &ServiceAtLocation,
     parts: &Parts,
-    fresh: bool,
 ) -> anyhow::Result<()> {
     let location_id = sal
         .location_id
@@ -847,13 +686,6 @@ fn put_service_at_location(
              location_id = excluded.location_id, position = excluded.position, doc = excluded.doc",
         );
     q.execute(conn)?;
-    write_children(
-        conn,
-        SERVICE_AT_LOCATION.kind,
-        &sal.id,
-        &parts.children,
-        fresh,
-    )?;
     Ok(())
 }
 
@@ -1167,7 +999,6 @@ pub fn location_service_ids(
 /// Deletes a location no service is offered at any more.
 pub fn delete_location(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
     crate::db::write(conn, |conn| {
-        delete_children(conn, &LOCATION, &[id.to_string()])?;
         let mut q = Sql::new("DELETE FROM location WHERE id = ");
         q.bind(id);
         Ok(q.execute(conn)? > 0)
@@ -1181,7 +1012,6 @@ pub fn delete_organization(conn: &mut DbConnection, id: &str) -> anyhow::Result<
         for location in &locations {
             delete_location(conn, location)?;
         }
-        delete_children(conn, &ORGANIZATION, &[id.to_string()])?;
         let mut q = Sql::new("DELETE FROM organization WHERE id = ");
         q.bind(id);
         Ok(q.execute(conn)? > 0)
@@ -1204,13 +1034,8 @@ pub fn service_at_location_service(
 /// Deletes a service and everything that only it owns.
 pub fn delete_service(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
     crate::db::write(conn, |conn| {
-        let sals = ids_where(
-            conn,
-            "SELECT id FROM service_at_location WHERE service_id = ",
-            id,
-        )?;
-        delete_children(conn, &SERVICE_AT_LOCATION, &sals)?;
-        delete_children(conn, &SERVICE, &[id.to_string()])?;
+        let terms = stored_terms(conn, id)?;
+        write_terms(conn, id, &terms, &[])?;
         changed_search(conn, id, &now())?;
         for sql in [
             "DELETE FROM search_entry WHERE service_id = ",
@@ -1240,48 +1065,43 @@ fn from_map<T: serde::de::DeserializeOwned>(map: Map<String, Value>) -> anyhow::
     serde_json::from_value(Value::Object(map)).context("stored object no longer reads as HSDS")
 }
 
-/// Entities of one shape by id (its kind is its table), with their owned children.
+/// Entities of one table by id.
 fn entities<T: serde::de::DeserializeOwned>(
     conn: &mut DbConnection,
-    shape: &Shape,
+    table: &str,
     ids: &[String],
 ) -> anyhow::Result<HashMap<String, T>> {
-    let rows = docs(conn, shape.kind, ids)?;
-    let children = read_children(conn, shape, ids)?;
-    rows.into_iter()
-        .map(|r| {
-            let map = assemble(&r.doc, children.get(&r.id))?;
-            Ok((r.id, from_map(map)?))
-        })
+    docs(conn, table, ids)?
+        .into_iter()
+        .map(|r| Ok((r.id, from_map(parse_doc(&r.doc)?)?)))
         .collect()
 }
 
-/// Organisations by id, with their owned children (not their services or locations).
+/// Organisations by id (without their services or locations).
 pub fn organizations(
     conn: &mut DbConnection,
     ids: &[String],
 ) -> anyhow::Result<HashMap<String, Organization>> {
-    entities(conn, &ORGANIZATION, ids)
+    entities(conn, "organization", ids)
 }
 
-/// Locations by id, with their owned children.
+/// Locations by id.
 pub fn locations(
     conn: &mut DbConnection,
     ids: &[String],
 ) -> anyhow::Result<HashMap<String, Location>> {
-    entities(conn, &LOCATION, ids)
+    entities(conn, "location", ids)
 }
 
-/// Locations of an organisation.
+/// Locations of an organisation, in id order.
 pub fn organization_locations(
     conn: &mut DbConnection,
     organization_id: &str,
 ) -> anyhow::Result<Vec<Location>> {
-    let ids = ids_where(
-        conn,
-        "SELECT id FROM location WHERE organization_id = ",
-        organization_id,
-    )?;
+    // In a stable order: what order the rows happen to come in changes as they are rewritten.
+    let mut q = Sql::prepared("SELECT id FROM location WHERE organization_id = ");
+    q.bind(organization_id).push(" ORDER BY id");
+    let ids: Vec<String> = q.load::<IdRow>(conn)?.into_iter().map(|r| r.id).collect();
     let mut found = locations(conn, &ids)?;
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
@@ -1291,8 +1111,6 @@ fn service_at_locations(
     conn: &mut DbConnection,
     rows: Vec<SalRow>,
 ) -> anyhow::Result<Vec<(String, ServiceAtLocation)>> {
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let children = read_children(conn, &SERVICE_AT_LOCATION, &ids)?;
     let location_ids: Vec<String> = rows
         .iter()
         .filter_map(|r| r.location_id.clone())
@@ -1302,7 +1120,7 @@ fn service_at_locations(
     let locs = locations(conn, &location_ids)?;
     rows.into_iter()
         .map(|r| {
-            let mut sal: ServiceAtLocation = from_map(assemble(&r.doc, children.get(&r.id))?)?;
+            let mut sal: ServiceAtLocation = from_map(parse_doc(&r.doc)?)?;
             sal.location = r.location_id.as_ref().and_then(|l| locs.get(l).cloned());
             Ok((r.service_id, sal))
         })
@@ -1326,11 +1144,10 @@ pub fn services(conn: &mut DbConnection, ids: &[String]) -> anyhow::Result<Vec<S
     let mut q = Sql::new("SELECT id, organization_id, doc FROM service WHERE id IN ");
     q.bind_list(ids);
     let rows = q.load::<ServiceRow>(conn)?;
-    let children = read_children(conn, &SERVICE, ids)?;
     // The organisation comes from the column: a service may name it only by nesting it.
     let mut maps: HashMap<String, (Option<String>, Map<String, Value>)> = HashMap::new();
     for r in rows {
-        let map = assemble(&r.doc, children.get(&r.id))?;
+        let map = parse_doc(&r.doc)?;
         maps.insert(r.id, (r.organization_id, map));
     }
     let org_ids: Vec<String> = maps
@@ -1341,7 +1158,7 @@ pub fn services(conn: &mut DbConnection, ids: &[String]) -> anyhow::Result<Vec<S
         .collect();
     let orgs = organizations(conn, &org_ids)?;
     let mut q = Sql::new(
-        "SELECT id, service_id, location_id, doc FROM service_at_location WHERE service_id IN ",
+        "SELECT service_id, location_id, doc FROM service_at_location WHERE service_id IN ",
     );
     q.bind_list(ids).push(" ORDER BY service_id, position");
     let sal_rows = q.load::<SalRow>(conn)?;
@@ -1372,7 +1189,7 @@ pub fn service_at_locations_by_id(
         return Ok(vec![]);
     }
     let mut q =
-        Sql::new("SELECT id, service_id, location_id, doc FROM service_at_location WHERE id IN ");
+        Sql::new("SELECT service_id, location_id, doc FROM service_at_location WHERE id IN ");
     q.bind_list(ids);
     let rows = q.load::<SalRow>(conn)?;
     let service_ids: Vec<String> = rows

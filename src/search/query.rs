@@ -194,29 +194,27 @@ fn filters(q: &mut Sql, s: &Search, unit: Unit, terms: Terms) {
             .bind(format!("%,{postcode},%"));
     }
     let (with_service, of_row) = match terms {
-        Terms::Gathered => (" AND service_id IN (SELECT a.owner_id", ""),
+        Terms::Gathered => (" AND service_id IN (SELECT a.service_id", ""),
         Terms::Probed => (
             " AND EXISTS (SELECT 1",
-            " AND a.owner_id = search_entry.service_id",
+            " AND a.service_id = search_entry.service_id",
         ),
     };
     if let Some(term) = &s.taxonomy_term_id {
         q.push(with_service)
-            .push(" FROM attribute a WHERE a.owner_kind = 'service'")
-            .push(of_row)
-            .push(" AND a.taxonomy_term_id = ")
+            .push(" FROM service_term a WHERE a.taxonomy_term_id = ")
             .bind(term)
+            .push(of_row)
             .push(")");
     }
     if let Some(taxonomy) = &s.taxonomy_id {
         q.push(with_service)
             .push(
-                " FROM attribute a JOIN taxonomy_term t ON t.id = a.taxonomy_term_id \
-                 WHERE a.owner_kind = 'service'",
+                " FROM service_term a JOIN taxonomy_term t ON t.id = a.taxonomy_term_id \
+                 WHERE t.taxonomy_id = ",
             )
-            .push(of_row)
-            .push(" AND t.taxonomy_id = ")
             .bind(taxonomy)
+            .push(of_row)
             .push(")");
     }
     if let Some(after) = &s.modified_after {

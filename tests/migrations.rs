@@ -1,0 +1,245 @@
+//! Migrations that move stored data, run over real data on a real database (SQLite, or
+//! PostgreSQL when HAVEN_TEST_DATABASE_URL is set).
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{demo, id, samhsa, TestServer};
+use diesel::sql_types::Text;
+use diesel::QueryableByName;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use haven::db::{DbConnection, Sql};
+use serde_json::{json, Value};
+
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Where each entity's owned objects were kept before they moved into its doc: the key in
+/// its JSON and the table that held one row per object.
+const OLD_LAYOUT: [(&str, &[(&str, &str)]); 4] = [
+    (
+        "organization",
+        &[
+            ("funding", "funding"),
+            ("contacts", "contact"),
+            ("phones", "phone"),
+            ("programs", "program"),
+            ("organization_identifiers", "organization_identifier"),
+            ("attributes", "attribute"),
+            ("metadata", "metadata"),
+        ],
+    ),
+    (
+        "location",
+        &[
+            ("languages", "language"),
+            ("addresses", "address"),
+            ("contacts", "contact"),
+            ("accessibility", "accessibility"),
+            ("phones", "phone"),
+            ("schedules", "schedule"),
+            ("attributes", "attribute"),
+            ("metadata", "metadata"),
+        ],
+    ),
+    (
+        "service",
+        &[
+            ("phones", "phone"),
+            ("schedules", "schedule"),
+            ("service_areas", "service_area"),
+            ("languages", "language"),
+            ("funding", "funding"),
+            ("cost_options", "cost_option"),
+            ("required_documents", "required_document"),
+            ("contacts", "contact"),
+            ("attributes", "attribute"),
+            ("metadata", "metadata"),
+        ],
+    ),
+    (
+        "service_at_location",
+        &[
+            ("contacts", "contact"),
+            ("phones", "phone"),
+            ("schedules", "schedule"),
+            ("attributes", "attribute"),
+            ("metadata", "metadata"),
+        ],
+    ),
+];
+
+#[derive(QueryableByName)]
+struct DocRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    doc: String,
+}
+
+/// Undoes the latest migration, then stores every entity as the schema before it did: owned
+/// objects out of the doc, one row each in their table.
+fn back_to_owned_object_tables(conn: &mut DbConnection) {
+    let reverted = match conn {
+        DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE).unwrap().to_string(),
+        DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES).unwrap().to_string(),
+    };
+    assert_eq!(
+        reverted, "20261206000008",
+        "the latest migration is the one this undoes"
+    );
+    for (kind, children) in OLD_LAYOUT {
+        let rows = Sql::new(&format!("SELECT id, doc FROM {kind}"))
+            .load::<DocRow>(conn)
+            .unwrap();
+        for row in rows {
+            let mut doc: serde_json::Map<String, Value> = serde_json::from_str(&row.doc).unwrap();
+            for (key, table) in children {
+                let Some(Value::Array(items)) = doc.remove(*key) else {
+                    continue;
+                };
+                for (position, item) in items.iter().enumerate() {
+                    let term = item["taxonomy_term_id"]
+                        .as_str()
+                        .or(item["taxonomy_term"]["id"].as_str())
+                        .map(str::to_ascii_lowercase);
+                    let mut columns = vec![
+                        ("owner_kind", kind.into()),
+                        ("owner_id", row.id.clone().into()),
+                        ("position", (position as i64).into()),
+                        ("id", item["id"].as_str().unwrap_or_default().into()),
+                        ("doc", item.to_string().into()),
+                    ];
+                    if *table == "attribute" {
+                        columns.push(("taxonomy_term_id", term.into()));
+                    }
+                    Sql::insert(table, columns).execute(conn).unwrap();
+                }
+            }
+            let mut update = Sql::new(&format!("UPDATE {kind} SET doc = "));
+            update
+                .bind(Value::Object(doc).to_string())
+                .push(" WHERE id = ")
+                .bind(&row.id);
+            update.execute(conn).unwrap();
+        }
+    }
+}
+
+/// Everything a reader sees of `services`: each service, organisation and location as the
+/// API returns it, and which services each taxonomy filter finds.
+fn snapshot(server: &TestServer, services: &[Value]) -> Vec<(String, Value)> {
+    let mut paths = BTreeSet::new();
+    let mut terms = BTreeSet::new();
+    for s in services {
+        paths.insert(format!("/services/{}", s["id"].as_str().unwrap()));
+        paths.insert(format!(
+            "/organizations/{}",
+            s["organization_id"].as_str().unwrap()
+        ));
+        for sal in s["service_at_locations"].as_array().into_iter().flatten() {
+            paths.insert(format!(
+                "/locations/{}",
+                sal["location_id"].as_str().unwrap()
+            ));
+            paths.insert(format!(
+                "/service_at_locations/{}",
+                sal["id"].as_str().unwrap()
+            ));
+        }
+        for a in s["attributes"].as_array().into_iter().flatten() {
+            terms.insert(a["taxonomy_term_id"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(terms.len() > 10, "the data names few terms: {terms:?}");
+    let lists = terms
+        .iter()
+        .map(|t| format!("/services?taxonomy_term_id={t}&per_page=100"))
+        .chain(["/services?taxonomy_id=".to_string()
+            + &haven::vocab::taxonomy_id("haven-cost").to_string()]);
+    paths
+        .into_iter()
+        .chain(lists)
+        .map(|p| {
+            let body = server.json(&p);
+            (p, body)
+        })
+        .collect()
+}
+
+/// The demo and SAMHSA directories, with owned objects on every kind of owner: the data sets
+/// give organisations and service_at_locations none.
+fn directory() -> Vec<Value> {
+    let mut services = demo();
+    services.extend(samhsa());
+    let first = &mut services[0];
+    let sid = first["id"].as_str().unwrap().to_string();
+    let org = first["organization_id"].as_str().unwrap().to_string();
+    first["organization"]["phones"] = json!([
+        {"id": id("org phone 1"), "number": "555-0101", "organization_id": org},
+        {"id": id("org phone 2"), "number": "555-0102", "organization_id": org},
+    ]);
+    first["organization"]["contacts"] = json!([
+        {"id": id("org contact"), "name": "Intake desk \"front\" \\ rear", "organization_id": org},
+    ]);
+    let sal = &mut first["service_at_locations"][0];
+    let lid = sal["location_id"].as_str().unwrap().to_string();
+    sal["phones"] = json!([{"id": id("sal phone"), "number": "555-0103"}]);
+    sal["location"]["phones"] =
+        json!([{"id": id("location phone"), "number": "555-0104", "location_id": lid}]);
+    sal["location"]["schedules"] = json!([{
+        "id": id("location schedule"), "location_id": lid,
+        "freq": "WEEKLY", "byday": "MO,TU", "opens_at": "09:00", "closes_at": "17:00",
+    }]);
+    first["service_areas"] = json!([{"id": id("area"), "name": "The city", "service_id": sid}]);
+    services
+}
+
+#[test]
+fn owned_objects_move_into_their_entity_and_read_back_the_same() {
+    let services = directory();
+    let mut server = TestServer::with(&services);
+    let before = snapshot(&server, &services);
+
+    // Stop the server but keep its database, and put the data back as the old schema held it.
+    let handle = server.db.shared();
+    let db = std::mem::replace(&mut server.db, handle);
+    {
+        let mut conn = server.state.pool.get().unwrap();
+        back_to_owned_object_tables(&mut conn);
+    }
+    drop(server);
+
+    // Starting migrates.
+    let server = TestServer::start_on(db, &[]);
+    let after = snapshot(&server, &services);
+    assert_eq!(before.len(), after.len());
+    for ((path, was), (_, now)) in before.iter().zip(&after) {
+        assert_eq!(was, now, "{path} reads differently after migrating");
+    }
+
+    // The terms the migration recorded are the ones a rewrite replaces: a migrated service
+    // that drops an attribute leaves that term's list.
+    let mut changed = services[0].clone();
+    let dropped = changed["attributes"].as_array_mut().unwrap().remove(0);
+    let term = dropped["taxonomy_term_id"].as_str().unwrap().to_string();
+    let kept_by_others = services[1..]
+        .iter()
+        .filter(|s| {
+            s["attributes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|a| a["taxonomy_term_id"] == term)
+        })
+        .count();
+    server.import(&[changed.clone()]);
+    let page = server.json(&format!("/services?taxonomy_term_id={term}&per_page=100"));
+    assert_eq!(page["total_items"], kept_by_others);
+    assert!(page["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["id"] != changed["id"]));
+}
