@@ -79,6 +79,15 @@ impl Rendered {
         self.lock().items.get(key).map(|(_, json)| json.clone())
     }
 
+    /// The kept items of these keys, under one lock (a page's worth at a time: taking the
+    /// lock per item made the two workers wait on each other).
+    fn get_many<'a>(&self, keys: impl IntoIterator<Item = &'a Key>) -> Vec<Option<Arc<str>>> {
+        let mut inner = self.lock();
+        keys.into_iter()
+            .map(|key| inner.items.get(key).map(|(_, json)| json.clone()))
+            .collect()
+    }
+
     /// Keeps an item rendered from a read that began at `generation`, unless a change was
     /// noted since (the read may have missed it).
     pub fn keep(&self, generation: u64, service_id: &str, key: Key, json: Arc<str>) {
@@ -121,8 +130,9 @@ impl Rendered {
         let generation = rendered.map(Rendered::generation);
         let mut json: HashMap<String, Arc<str>> = HashMap::new();
         if let Some(cache) = rendered {
-            for h in hits {
-                if let Some(item) = cache.get(&key(&h.id)) {
+            let keys: Vec<Key> = hits.iter().map(|h| key(&h.id)).collect();
+            for (h, item) in hits.iter().zip(cache.get_many(&keys)) {
+                if let Some(item) = item {
                     json.insert(h.id.clone(), item);
                 }
             }
@@ -183,7 +193,14 @@ pub fn with_distance(json: &str, distance: Option<f64>) -> String {
         Some(d) => {
             let body = json.strip_suffix('}').unwrap_or(json);
             let d = serde_json::to_string(&d).unwrap_or_else(|_| "null".into());
-            format!("{body},\"distance\":{d}}}")
+            // Sized at once: `format!` grew the string a few times over for an item of a
+            // kilobyte or more.
+            let mut out = String::with_capacity(body.len() + d.len() + 14);
+            out.push_str(body);
+            out.push_str(",\"distance\":");
+            out.push_str(&d);
+            out.push('}');
+            out
         }
     }
 }
