@@ -69,9 +69,9 @@ const RELOAD_AFTER: i64 = 20_000;
 const LOAD_BATCH: i64 = 50_000;
 /// Filter combinations whose passing rows are kept per cell.
 const COUNTS_PER_CELL: usize = 8;
-/// Passing rows kept in all (`Passing`, 12 bytes each): about 24 MB. Searches around fifty
-/// towns of a million services keep about a million. Past it, everything kept is dropped and
-/// found again as searches need it.
+/// Passing rows kept in all (`Passing`, 12 bytes each): about 24 MB. The benchmark's 10 km
+/// searches around fifty towns of a million services kept about 7 MB. Past it, everything
+/// kept is dropped and found again as searches need it.
 const KEPT_ROWS: usize = 2_000_000;
 /// What is kept for one cell: each test with the rows that pass it.
 type KeptCounts = Vec<(SlotTest, Arc<Passing>)>;
