@@ -132,47 +132,31 @@ fn search_matches_a_brute_force_scan() {
             let at = at.to_rfc3339_opts(SecondsFormat::Secs, true);
             path.push_str(&format!("&open_at={at}"));
         }
-        let page = server.json(&format!("{path}&per_page=100"));
-        assert_eq!(
-            page["total_items"].as_u64().unwrap() as usize,
-            expected.len(),
-            "{path}"
-        );
-        let got = distances(&page);
-        assert_eq!(got.len(), expected.len().min(100), "{path}");
-        for (g, e) in got.iter().zip(&expected) {
-            assert!((g - e).abs() < 0.01, "{path}: {g} vs {e}");
-        }
+        // Page `number` of `per_page` holds the brute force's distances from there, and every
+        // page tells the whole count.
+        let check = |per_page: usize, number: usize| {
+            let page = server.json(&format!("{path}&per_page={per_page}&page={number}"));
+            let what = format!("{path} per_page {per_page} page {number}");
+            assert_eq!(
+                page["total_items"].as_u64().unwrap() as usize,
+                expected.len(),
+                "{what}"
+            );
+            let from = ((number - 1) * per_page).min(expected.len());
+            let wanted = &expected[from..(from + per_page).min(expected.len())];
+            let got = distances(&page);
+            assert_eq!(got.len(), wanted.len(), "{what}");
+            for (g, e) in got.iter().zip(wanted) {
+                assert!((g - e).abs() < 0.01, "{what}: {g} vs {e}");
+            }
+        };
+        check(100, 1);
         // A later page of another size: the index keeps only what a page may need, so the
         // rows it keeps must reach that far.
-        let per_page = 1 + rng.below(30);
-        let number = 2 + rng.below(3);
-        let later = server.json(&format!("{path}&per_page={per_page}&page={number}"));
-        assert_eq!(
-            later["total_items"].as_u64().unwrap() as usize,
-            expected.len(),
-            "{path} page {number}"
-        );
-        let from = ((number - 1) * per_page).min(expected.len());
-        let wanted = &expected[from..(from + per_page).min(expected.len())];
-        let got = distances(&later);
-        assert_eq!(got.len(), wanted.len(), "{path} page {number}");
-        for (g, e) in got.iter().zip(wanted) {
-            assert!((g - e).abs() < 0.01, "{path} page {number}: {g} vs {e}");
-        }
+        check(1 + rng.below(30), 2 + rng.below(3));
         // A page of one: the scan's bar falls to the nearest match at once, so most cells and
         // blocks are counted from the rows kept for them, not read for the page.
-        let first = server.json(&format!("{path}&per_page=1"));
-        assert_eq!(
-            first["total_items"].as_u64().unwrap() as usize,
-            expected.len(),
-            "{path} per_page 1"
-        );
-        let got = distances(&first);
-        assert_eq!(got.len(), expected.len().min(1), "{path} per_page 1");
-        for (g, e) in got.iter().zip(&expected) {
-            assert!((g - e).abs() < 0.01, "{path} per_page 1: {g} vs {e}");
-        }
+        check(1, 1);
         compared += expected.len();
         if at.is_some() {
             open_compared += expected.len();
