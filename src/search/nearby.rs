@@ -56,9 +56,9 @@ const TEXTS_MAX: usize = 1 << 26;
 /// each of which is tested: at a million services that gave 14–30 % more searches a second
 /// and a third lower p99, for about 12 MB more memory; at 10,000 it changed nothing.
 const CELL: f64 = 0.025;
-/// Blocks per cell side. A cell's rows are kept in order of the block they fall in, and the
-/// kept counts are per block, so a search whose circle's edge crosses a cell reads only the
-/// rows of the blocks the edge crosses, and counts the others whole.
+/// Blocks per cell side. A cell's rows are kept in order of the block they fall in, and its
+/// kept passing rows (`Passing`) by block, so a search whose circle's edge crosses a cell
+/// reads only the rows of the blocks the edge crosses, and counts the others whole.
 const SUB: usize = 4;
 const BLOCKS: usize = SUB * SUB;
 /// How long a missing sequence number is waited for.
@@ -74,7 +74,7 @@ const COUNTS_PER_CELL: usize = 8;
 /// kept is dropped and found again as searches need it.
 const KEPT_ROWS: usize = 2_000_000;
 /// What is kept for one cell: each test with the rows that pass it.
-type KeptCounts = Vec<(SlotTest, Arc<Passing>)>;
+type KeptRows = Vec<(SlotTest, Arc<Passing>)>;
 /// Rows named per query when a page is chosen: a page of 20 and its ties in one.
 const NAMED_CHUNK: usize = 32;
 /// Rows whose ids and names are kept once read (`Names`), about 250 bytes each.
@@ -311,7 +311,7 @@ impl Passing {
 /// The kept passing rows of cells, by cell (see `Nearby::counts`).
 #[derive(Default)]
 struct Kept {
-    cells: HashMap<(i32, i32), KeptCounts>,
+    cells: HashMap<(i32, i32), KeptRows>,
     /// Passing rows held in all, up to `KEPT_ROWS`.
     rows: usize,
 }
