@@ -75,7 +75,8 @@ impl Rendered {
         self.lock().generation
     }
 
-    pub fn get(&self, key: &Key) -> Option<Arc<str>> {
+    #[cfg(test)]
+    fn get(&self, key: &Key) -> Option<Arc<str>> {
         self.lock().items.get(key).map(|(_, json)| json.clone())
     }
 

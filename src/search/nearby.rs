@@ -68,7 +68,7 @@ const RELOAD_AFTER: i64 = 20_000;
 /// Rows read per query when loading.
 const LOAD_BATCH: i64 = 50_000;
 /// Filter combinations whose passing rows are kept per cell.
-const COUNTS_PER_CELL: usize = 8;
+const TESTS_PER_CELL: usize = 8;
 /// Passing rows kept in all (`Passing`, 12 bytes each): about 24 MB. The benchmark's 10 km
 /// searches around fifty towns of a million services kept about 7 MB. Past it, everything
 /// kept is dropped and found again as searches need it.
@@ -308,7 +308,7 @@ impl Passing {
     }
 }
 
-/// The kept passing rows of cells, by cell (see `Nearby::counts`).
+/// The kept passing rows of cells, by cell (see `Nearby::kept`).
 #[derive(Default)]
 struct Kept {
     cells: HashMap<(i32, i32), KeptRows>,
@@ -708,8 +708,8 @@ pub struct Nearby {
     /// lookups and the passing rows of the blocks the circle's edge crosses, not a pass over
     /// tens of thousands of rows. Emptied, under the grid's write lock, whenever the grid
     /// changes.
-    counts: Mutex<Kept>,
-    /// Pages of searches the database answered, emptied with `counts`.
+    kept: Mutex<Kept>,
+    /// Pages of searches the database answered, emptied with `kept`.
     pub answers: Answers,
     /// Names of rows read for pages, each forgotten when its row changes.
     names: Mutex<Names>,
@@ -796,7 +796,7 @@ impl Nearby {
     pub fn new(rendered: usize) -> Nearby {
         Nearby {
             grid: RwLock::default(),
-            counts: Mutex::default(),
+            kept: Mutex::default(),
             answers: Answers::default(),
             names: Mutex::default(),
             cursor: Mutex::default(),
@@ -1006,9 +1006,9 @@ impl Nearby {
         Ok(named)
     }
 
-    /// Forgets the kept cell counts and answers. Call with the grid's write lock held.
+    /// Forgets the kept passing rows and answers. Call with the grid's write lock held.
     fn forget_kept(&self) {
-        self.counts
+        self.kept
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
@@ -1021,11 +1021,11 @@ impl Nearby {
     /// changes.
     fn passing(&self, cells: &[((i32, i32), &Cell)], test: &SlotTest) -> Vec<Arc<Passing>> {
         let known: Vec<Option<Arc<Passing>>> = {
-            let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+            let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
             cells
                 .iter()
                 .map(|(at, _)| {
-                    let tests = counts.cells.get(at)?;
+                    let tests = kept.cells.get(at)?;
                     tests
                         .iter()
                         .find(|(t, _)| t == test)
@@ -1042,26 +1042,26 @@ impl Nearby {
             })
             .collect();
         if known.iter().any(Option::is_none) {
-            let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
             for ((k, (at, _)), p) in known.iter().zip(cells).zip(&found) {
                 if k.is_some() {
                     continue;
                 }
-                if counts.rows + p.total() > KEPT_ROWS {
-                    counts.clear();
+                if kept.rows + p.total() > KEPT_ROWS {
+                    kept.clear();
                 }
-                let tests = counts.cells.entry(*at).or_default();
+                let tests = kept.cells.entry(*at).or_default();
                 // Another search may have kept the same cell meanwhile.
                 if tests.iter().any(|(t, _)| t == test) {
                     continue;
                 }
                 // A few filter combinations per cell are most searches; the oldest goes first.
                 let mut dropped = 0;
-                if tests.len() >= COUNTS_PER_CELL {
+                if tests.len() >= TESTS_PER_CELL {
                     dropped = tests.remove(0).1.total();
                 }
                 tests.push((test.clone(), p.clone()));
-                counts.rows = counts.rows + p.total() - dropped;
+                kept.rows = kept.rows + p.total() - dropped;
             }
         }
         found
@@ -1343,6 +1343,8 @@ impl Nearby {
             radius: s.radius,
             inner2,
             outer2,
+            sure_in2: (inner - 1.0).max(0.0).powi(2),
+            sure_out2: (outer + 1.0).powi(2),
         };
         // The `keep` smallest distances kept so far; `bar` is what a row must not exceed to
         // be kept, and `bar2` a little over its square, to leave out the rest before taking a
@@ -1523,6 +1525,10 @@ struct EdgeCount<'a> {
     radius: f64,
     inner2: f64,
     outer2: f64,
+    /// `inner2` and `outer2` a metre further in and out: the bounds by which a row's offset
+    /// decides (see `count`).
+    sure_in2: f64,
+    sure_out2: f64,
 }
 
 impl EdgeCount<'_> {
@@ -1533,16 +1539,14 @@ impl EdgeCount<'_> {
     fn count(&self, at: (i32, i32), slots: &[Slot], passing: &Passing, b: usize) -> usize {
         let corner = cell_corner(at);
         let (dlat, dlon) = (corner.0 - self.approx.lat, corner.1 - self.approx.lon);
-        let sure_in2 = (self.inner2.sqrt() - 1.0).max(0.0).powi(2);
-        let sure_out2 = (self.outer2.sqrt() + 1.0).powi(2);
         let range = passing.range(b);
         let mut count = 0;
         for (k, o) in passing.offsets[range.clone()].iter().enumerate() {
             let q = self
                 .approx
                 .metres_squared_by(dlat + f64::from(o[0]), dlon + f64::from(o[1]));
-            count += usize::from(q < sure_in2);
-            if (q >= sure_in2) & (q <= sure_out2) {
+            count += usize::from(q < self.sure_in2);
+            if (q >= self.sure_in2) & (q <= self.sure_out2) {
                 let slot = &slots[passing.rows[range.start + k] as usize];
                 count += usize::from(self.within(slot));
             }
