@@ -78,17 +78,19 @@ struct DocRow {
     doc: String,
 }
 
-/// Undoes the latest migration, then stores every entity as the schema before it did: owned
-/// objects out of the doc, one row each in their table.
+/// Undoes the latest migrations, then stores every entity as the schema before them did:
+/// owned objects out of the doc, one row each in their table.
 fn back_to_owned_object_tables(conn: &mut DbConnection) {
-    let reverted = match conn {
-        DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE).unwrap().to_string(),
-        DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES).unwrap().to_string(),
-    };
-    assert_eq!(
-        reverted, "20261206000008",
-        "the latest migration is the one this undoes"
-    );
+    for undone in ["20261206000009", "20261206000008"] {
+        let reverted = match conn {
+            DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE).unwrap().to_string(),
+            DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES).unwrap().to_string(),
+        };
+        assert_eq!(
+            reverted, undone,
+            "the latest migrations are the ones this undoes"
+        );
+    }
     for (kind, children) in OLD_LAYOUT {
         let rows = Sql::new(&format!("SELECT id, doc FROM {kind}"))
             .load::<DocRow>(conn)
@@ -194,6 +196,37 @@ fn directory() -> Vec<Value> {
     }]);
     first["service_areas"] = json!([{"id": id("area"), "name": "The city", "service_id": sid}]);
     services
+}
+
+#[test]
+fn terms_move_under_their_service_text_and_filter_the_same() {
+    let services = directory();
+    let mut server = TestServer::with(&services);
+    let before = snapshot(&server, &services);
+
+    // Back to terms listed by service id.
+    let handle = server.db.shared();
+    let db = std::mem::replace(&mut server.db, handle);
+    {
+        let mut conn = server.state.pool.get().unwrap();
+        let reverted = match &mut *conn {
+            DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE).unwrap().to_string(),
+            DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES).unwrap().to_string(),
+        };
+        assert_eq!(reverted, "20261206000009");
+        let listed = Sql::new("SELECT count(*) AS n FROM service_term")
+            .count(&mut conn)
+            .unwrap();
+        assert!(listed > 100, "the old layout lists {listed} terms");
+    }
+    drop(server);
+
+    let server = TestServer::start_on(db, &[]);
+    let after = snapshot(&server, &services);
+    assert_eq!(before.len(), after.len());
+    for ((path, was), (_, now)) in before.iter().zip(&after) {
+        assert_eq!(was, now, "{path} reads differently after migrating");
+    }
 }
 
 #[test]

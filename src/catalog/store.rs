@@ -5,7 +5,7 @@
 //! each, with the objects they own (phones, schedules, attributes, ...) inside it; the
 //! entities they nest or link to are stored on their own and put back when read, so what was
 //! written is what is read. The taxonomy terms a service's attributes name are also kept in
-//! `service_term`, which the taxonomy filters read.
+//! `service_term`, under the service's search text, which the taxonomy filters read.
 //!
 //! Owned objects used to be rows of their own, one table per kind keyed by owner. A service
 //! then took about twenty rows, each with entries in indexes keyed by random ids, and a bulk
@@ -140,73 +140,28 @@ fn ids_where(conn: &mut DbConnection, sql: &str, id: &str) -> anyhow::Result<Vec
 /// the statement keeps a handful of prepared forms whatever the counts.
 const INSERT_WIDTHS: [usize; 5] = [16, 8, 4, 2, 1];
 
-/// Keeps `service_term` in step with a service's terms, which were `old` and are now `new`
-/// (both sorted, as `terms_of` gives them).
-fn write_terms(
-    conn: &mut DbConnection,
-    service_id: &str,
-    old: &[String],
-    new: &[String],
-) -> anyhow::Result<()> {
-    let gone: Vec<&String> = old
-        .iter()
-        .filter(|t| new.binary_search(t).is_err())
-        .collect();
-    for term in gone {
-        let mut del = Sql::prepared("DELETE FROM service_term WHERE taxonomy_term_id = ");
-        del.bind(term).push(" AND service_id = ").bind(service_id);
-        del.execute(conn)?;
-    }
-    let added: Vec<&String> = new
-        .iter()
-        .filter(|t| old.binary_search(t).is_err())
-        .collect();
+/// Lists a service's terms in `service_term` under its search text `text_id`, just written.
+/// The rows go with the text: deleting it deletes them (by foreign key), and a rewrite gives
+/// the service a new text. Keyed by term and then by text, which is numbered in the order of
+/// writing, a load appends to each term's range instead of scattering entries through it.
+fn write_terms(conn: &mut DbConnection, text_id: i64, terms: &[String]) -> anyhow::Result<()> {
     let mut done = 0;
-    while done < added.len() {
+    while done < terms.len() {
         let width = INSERT_WIDTHS
             .into_iter()
-            .find(|w| *w <= added.len() - done)
+            .find(|w| *w <= terms.len() - done)
             .unwrap_or(1);
-        let mut ins =
-            Sql::prepared("INSERT INTO service_term (taxonomy_term_id, service_id) VALUES ");
-        for (i, term) in added[done..done + width].iter().enumerate() {
+        let mut ins = Sql::prepared("INSERT INTO service_term (taxonomy_term_id, text_id) VALUES ");
+        for (i, term) in terms[done..done + width].iter().enumerate() {
             if i > 0 {
                 ins.push(", ");
             }
-            ins.push("(")
-                .bind(*term)
-                .push(", ")
-                .bind(service_id)
-                .push(")");
+            ins.push("(").bind(term).push(", ").bind(text_id).push(")");
         }
-        ins.push(" ON CONFLICT DO NOTHING");
         ins.execute(conn)?;
         done += width;
     }
     Ok(())
-}
-
-/// The terms a stored service's attributes name, as `write_terms` last kept them.
-fn stored_terms(conn: &mut DbConnection, service_id: &str) -> anyhow::Result<Vec<String>> {
-    #[derive(QueryableByName)]
-    struct Terms {
-        #[diesel(sql_type = Text)]
-        terms: String,
-    }
-    let mut q = Sql::prepared("SELECT terms FROM service WHERE id = ");
-    q.bind(service_id);
-    match q.load::<Terms>(conn)?.pop() {
-        Some(row) => {
-            let mut terms: Vec<String> =
-                serde_json::from_str(&row.terms).context("stored service terms")?;
-            // `write_terms` looks terms up by binary search; the order the databases
-            // aggregated them in when migrating is theirs, not ours.
-            terms.sort();
-            terms.dedup();
-            Ok(terms)
-        }
-        None => Ok(vec![]),
-    }
 }
 
 fn parse_doc(doc: &str) -> anyhow::Result<Map<String, Value>> {
@@ -446,8 +401,6 @@ pub struct Prepared {
 /// service_at_location with the location it nests.
 struct Rows {
     parts: Parts,
-    /// For `service_term`.
-    terms: Vec<String>,
     organization: Option<PreparedOrganization>,
     at_locations: Vec<(Parts, Option<PreparedLocation>)>,
 }
@@ -456,7 +409,6 @@ impl Rows {
     fn new(service: &Service) -> anyhow::Result<Self> {
         Ok(Rows {
             parts: split(serde_json::to_value(service)?, &SERVICE),
-            terms: terms_of(&service.attributes),
             organization: service
                 .organization
                 .as_deref()
@@ -582,12 +534,8 @@ pub fn store_service(
     // `modified_after` reads.
     let stamp = now();
     let parts = &rows.parts;
-    let old_terms = match before {
-        Some(_) => stored_terms(conn, &service.id)?,
-        None => vec![],
-    };
     let mut q = Sql::prepared(
-        "INSERT INTO service (id, organization_id, name, status, doc, content_hash, updated_at, terms) VALUES (",
+        "INSERT INTO service (id, organization_id, name, status, doc, content_hash, updated_at) VALUES (",
     );
     q.bind(&service.id)
         .push(", ")
@@ -602,16 +550,12 @@ pub fn store_service(
         .bind(&prepared.hash)
         .push(", ")
         .bind(&stamp)
-        .push(", ")
-        .bind(serde_json::to_string(&rows.terms)?)
         .push(
             ") ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
              name = excluded.name, status = excluded.status, doc = excluded.doc, \
-             content_hash = excluded.content_hash, updated_at = excluded.updated_at, \
-             terms = excluded.terms",
+             content_hash = excluded.content_hash, updated_at = excluded.updated_at",
         );
     q.execute(conn)?;
-    write_terms(conn, &service.id, &old_terms, &rows.terms)?;
 
     // A new service has no rows that name it yet (they all refer to it by foreign key).
     let fresh = before.is_none();
@@ -774,7 +718,8 @@ fn reindex(
     let entries = index::entries(service, |l| zones.get(&l.id).cloned().flatten());
     // The text first: the search rows refer to it by number.
     if !fresh {
-        // Removing a text removes its full-text entry (by trigger), which must be there.
+        // Removing a text removes its full-text entry (by trigger), which must be there, and
+        // its terms (by foreign key).
         if texts.services.contains(service_id) {
             texts.write(conn)?;
         }
@@ -795,6 +740,7 @@ fn reindex(
     if backend(conn) == Backend::Sqlite {
         texts.push(service_id, text_id, body);
     }
+    write_terms(conn, text_id, &terms_of(&service.attributes))?;
     for e in entries {
         let mut q = Sql::prepared(
             "INSERT INTO search_entry (service_id, text_id, service_at_location_id, location_id, \
@@ -1034,8 +980,6 @@ pub fn service_at_location_service(
 /// Deletes a service and everything that only it owns.
 pub fn delete_service(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
     crate::db::write(conn, |conn| {
-        let terms = stored_terms(conn, id)?;
-        write_terms(conn, id, &terms, &[])?;
         changed_search(conn, id, &now())?;
         for sql in [
             "DELETE FROM search_entry WHERE service_id = ",

@@ -96,7 +96,7 @@ enum Terms {
     /// Against the services whose attributes name the term, gathered first: for a query the
     /// database answers from the matches.
     Gathered,
-    /// For each row, by looking up its service's attributes: for a walk in name order, which
+    /// For each row, by looking its text up under the term: for a walk in name order, which
     /// stops at its page. Gathering first would read every match of a common term (hundreds
     /// of thousands at a million services) before the walk could start.
     Probed,
@@ -193,22 +193,22 @@ fn filters(q: &mut Sql, s: &Search, unit: Unit, terms: Terms) {
         q.push(" AND postcodes LIKE ")
             .bind(format!("%,{postcode},%"));
     }
-    let (with_service, of_row) = match terms {
-        Terms::Gathered => (" AND service_id IN (SELECT a.service_id", ""),
+    let (with_text, of_row) = match terms {
+        Terms::Gathered => (" AND text_id IN (SELECT a.text_id", ""),
         Terms::Probed => (
             " AND EXISTS (SELECT 1",
-            " AND a.service_id = search_entry.service_id",
+            " AND a.text_id = search_entry.text_id",
         ),
     };
     if let Some(term) = &s.taxonomy_term_id {
-        q.push(with_service)
+        q.push(with_text)
             .push(" FROM service_term a WHERE a.taxonomy_term_id = ")
             .bind(term)
             .push(of_row)
             .push(")");
     }
     if let Some(taxonomy) = &s.taxonomy_id {
-        q.push(with_service)
+        q.push(with_text)
             .push(
                 " FROM service_term a JOIN taxonomy_term t ON t.id = a.taxonomy_term_id \
                  WHERE t.taxonomy_id = ",
