@@ -14,7 +14,9 @@ CREATE TABLE service_term_by_text (
 
 INSERT INTO service_term_by_text (taxonomy_term_id, text_id)
 SELECT a.taxonomy_term_id, t.id
-FROM service_term_by_service a JOIN service_text t ON t.service_id = a.service_id;
+FROM service_term_by_service a JOIN service_text t ON t.service_id = a.service_id
+-- In key order, so the new table is written front to back.
+ORDER BY 1, 2;
 
 DROP TABLE service_term_by_service;
 ALTER TABLE service_term_by_text RENAME TO service_term;
