@@ -78,16 +78,47 @@ struct DocRow {
     doc: String,
 }
 
+/// Undoes the latest migration applied, and names it.
+fn revert_last(conn: &mut DbConnection) -> String {
+    match conn {
+        DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE).unwrap().to_string(),
+        DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES).unwrap().to_string(),
+    }
+}
+
+/// Loads `services`, takes the database back with `undo` while keeping it, starts a server on
+/// it (which migrates), and checks every answer of `snapshot` reads as before. Returns the
+/// migrated server.
+fn reads_alike_after_migrating(
+    services: &[Value],
+    undo: impl FnOnce(&mut DbConnection),
+) -> TestServer {
+    let mut server = TestServer::with(services);
+    let before = snapshot(&server, services);
+
+    // Stop the server but keep its database.
+    let handle = server.db.shared();
+    let db = std::mem::replace(&mut server.db, handle);
+    undo(&mut server.state.pool.get().unwrap());
+    drop(server);
+
+    // Starting migrates.
+    let server = TestServer::start_on(db, &[]);
+    let after = snapshot(&server, services);
+    assert_eq!(before.len(), after.len());
+    for ((path, was), (_, now)) in before.iter().zip(&after) {
+        assert_eq!(was, now, "{path} reads differently after migrating");
+    }
+    server
+}
+
 /// Undoes the latest migrations, then stores every entity as the schema before them did:
 /// owned objects out of the doc, one row each in their table.
 fn back_to_owned_object_tables(conn: &mut DbConnection) {
     for undone in ["20261206000009", "20261206000008"] {
-        let reverted = match conn {
-            DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE).unwrap().to_string(),
-            DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES).unwrap().to_string(),
-        };
         assert_eq!(
-            reverted, undone,
+            revert_last(conn),
+            undone,
             "the latest migrations are the ones this undoes"
         );
     }
@@ -200,57 +231,21 @@ fn directory() -> Vec<Value> {
 
 #[test]
 fn terms_move_under_their_service_text_and_filter_the_same() {
-    let services = directory();
-    let mut server = TestServer::with(&services);
-    let before = snapshot(&server, &services);
-
     // Back to terms listed by service id.
-    let handle = server.db.shared();
-    let db = std::mem::replace(&mut server.db, handle);
-    {
-        let mut conn = server.state.pool.get().unwrap();
-        let reverted = match &mut *conn {
-            DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE).unwrap().to_string(),
-            DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES).unwrap().to_string(),
-        };
-        assert_eq!(reverted, "20261206000009");
+    reads_alike_after_migrating(&directory(), |conn| {
+        assert_eq!(revert_last(conn), "20261206000009");
         let listed = Sql::new("SELECT count(*) AS n FROM service_term")
-            .count(&mut conn)
+            .count(conn)
             .unwrap();
         assert!(listed > 100, "the old layout lists {listed} terms");
-    }
-    drop(server);
-
-    let server = TestServer::start_on(db, &[]);
-    let after = snapshot(&server, &services);
-    assert_eq!(before.len(), after.len());
-    for ((path, was), (_, now)) in before.iter().zip(&after) {
-        assert_eq!(was, now, "{path} reads differently after migrating");
-    }
+    });
 }
 
 #[test]
 fn owned_objects_move_into_their_entity_and_read_back_the_same() {
     let services = directory();
-    let mut server = TestServer::with(&services);
-    let before = snapshot(&server, &services);
-
-    // Stop the server but keep its database, and put the data back as the old schema held it.
-    let handle = server.db.shared();
-    let db = std::mem::replace(&mut server.db, handle);
-    {
-        let mut conn = server.state.pool.get().unwrap();
-        back_to_owned_object_tables(&mut conn);
-    }
-    drop(server);
-
-    // Starting migrates.
-    let server = TestServer::start_on(db, &[]);
-    let after = snapshot(&server, &services);
-    assert_eq!(before.len(), after.len());
-    for ((path, was), (_, now)) in before.iter().zip(&after) {
-        assert_eq!(was, now, "{path} reads differently after migrating");
-    }
+    // The data put back as the old schema held it.
+    let server = reads_alike_after_migrating(&services, back_to_owned_object_tables);
 
     // The terms the migration recorded are the ones a rewrite replaces: a migrated service
     // that drops an attribute leaves that term's list.
