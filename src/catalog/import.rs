@@ -318,8 +318,25 @@ fn first_byte(input: &mut impl BufRead) -> std::io::Result<Option<u8>> {
 /// Imports every record from `input`; `progress` sees the report after each batch.
 ///
 /// One thread reads, checks and prepares records while this one stores them, so a load uses
-/// two cores.
+/// two cores. Into an empty catalogue on SQLite, the indexes no write of the load reads are
+/// built after it (see `db::deferred`).
 pub fn import(
+    conn: &mut DbConnection,
+    input: impl BufRead + Send,
+    progress: impl FnMut(&Report),
+) -> anyhow::Result<Report> {
+    store::set_aside_indexes_if_empty(conn)?;
+    let loaded = load(conn, input, progress);
+    // Built however the load ended: a failed one keeps what it committed.
+    crate::db::write(conn, crate::db::deferred::restore)?;
+    let report = loaded?;
+    if report.created + report.updated > 0 {
+        crate::db::refresh_statistics(conn)?;
+    }
+    Ok(report)
+}
+
+fn load(
     conn: &mut DbConnection,
     input: impl BufRead + Send,
     mut progress: impl FnMut(&Report),
@@ -365,9 +382,6 @@ pub fn import(
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the reader thread panicked")));
         loaded?;
         read?;
-        if report.created + report.updated > 0 {
-            crate::db::refresh_statistics(conn)?;
-        }
         Ok(report)
     })
 }
@@ -611,6 +625,116 @@ mod tests {
             rejection.errors.iter().any(|e| e.field == "name"),
             "{rejection}"
         );
+    }
+
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct IndexRow {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        sql: String,
+    }
+
+    /// Every index SQLite was asked to build, with its definition.
+    fn indexes(conn: &mut DbConnection) -> Vec<IndexRow> {
+        Sql::new(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+             ORDER BY name",
+        )
+        .load(conn)
+        .unwrap()
+    }
+
+    fn set_aside(conn: &mut DbConnection) -> i64 {
+        Sql::new("SELECT COUNT(*) AS n FROM deferred_index")
+            .count(conn)
+            .unwrap()
+    }
+
+    /// A second connection to the database in `dir`, to look at it while a load holds the first.
+    fn onlooker(dir: &tempfile::TempDir) -> crate::db::PooledConnection {
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let pool = crate::db::pool(&url, 1, std::time::Duration::from_secs(10)).unwrap();
+        pool.get().unwrap()
+    }
+
+    fn generated(services: u64, seed: u64) -> Vec<u8> {
+        let mut out = vec![];
+        crate::generate::services(services, seed, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_load_into_an_empty_catalogue_builds_its_indexes_after_it() {
+        let (dir, mut conn) = database();
+        let all = indexes(&mut conn);
+        let mut other = onlooker(&dir);
+        // What another connection sees once the load's one batch is committed.
+        let mut during = vec![];
+        let report = import(&mut conn, generated(30, 1).as_slice(), |_| {
+            during = indexes(&mut other);
+        })
+        .unwrap();
+        assert_eq!(report.created, 30);
+        let names = |rows: &[IndexRow]| rows.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        for name in [
+            "search_entry_name",
+            "search_entry_point",
+            "service_organization_id",
+        ] {
+            assert!(names(&all).iter().any(|n| n == name), "{name}");
+            assert!(!names(&during).iter().any(|n| n == name), "{name} kept");
+        }
+        // Those of the other tables stay throughout.
+        assert!(names(&during).iter().any(|n| n == "service_term_text"));
+        assert_eq!(indexes(&mut conn), all, "built again as they were");
+        assert_eq!(set_aside(&mut conn), 0);
+
+        // A load into a catalogue that holds services keeps them.
+        let report = import(&mut conn, generated(30, 2).as_slice(), |_| {
+            during = indexes(&mut other);
+        })
+        .unwrap();
+        assert_eq!(report.created, 30);
+        assert_eq!(during, all);
+    }
+
+    #[test]
+    fn a_load_builds_the_indexes_before_a_write_that_looks_rows_up() {
+        let (dir, mut conn) = database();
+        let all = indexes(&mut conn);
+        let mut other = onlooker(&dir);
+        let id = "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+        let service =
+            |name: &str| json!({"id": id, "name": name, "description": "x", "status": "active"});
+        // In one batch: a service, then the same one renamed, whose rows are found by its id.
+        let text = format!("{}\n{}\n", service("Drop-in"), service("Needle exchange"));
+        let mut during = (vec![], -1);
+        let report = import(&mut conn, text.as_bytes(), |_| {
+            during = (indexes(&mut other), set_aside(&mut other));
+        })
+        .unwrap();
+        assert_eq!((report.created, report.updated), (1, 1), "{report:?}");
+        assert_eq!(during, (all, 0));
+        let named = |conn: &mut DbConnection, name: &str| {
+            let mut q = Sql::new("SELECT COUNT(*) AS n FROM search_entry WHERE name = ");
+            q.bind(name);
+            q.count(conn).unwrap()
+        };
+        assert_eq!(named(&mut conn, "Needle exchange"), 1);
+        assert_eq!(named(&mut conn, "Drop-in"), 0);
+    }
+
+    #[test]
+    fn indexes_a_killed_load_set_aside_are_built_when_the_database_is_next_opened() {
+        let (_dir, mut conn) = database();
+        let all = indexes(&mut conn);
+        assert!(store::set_aside_indexes_if_empty(&mut conn).unwrap() > 0);
+        assert!(indexes(&mut conn).len() < all.len());
+        // Every process migrates as it starts.
+        crate::db::migrate(&mut conn).unwrap();
+        assert_eq!(indexes(&mut conn), all);
+        assert_eq!(set_aside(&mut conn), 0);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::hex;
-use crate::db::{Backend, DbConnection, Sql};
+use crate::db::{deferred, Backend, DbConnection, Sql};
 use crate::hsds::model::{
     Attribute, Location, Organization, Service, ServiceAtLocation, Taxonomy, TaxonomyTerm,
 };
@@ -486,6 +486,10 @@ pub fn store_service(
     if before.as_deref() == Some(prepared.hash.as_str()) {
         return Ok(Written::Unchanged);
     }
+    if before.is_some() {
+        // Its rows are replaced, found by its id.
+        lookups_ahead(conn)?;
+    }
     let computed;
     let rows = match &prepared.rows {
         Some(rows) => rows,
@@ -498,6 +502,7 @@ pub fn store_service(
     affected.insert(service.id.clone());
     if let Some(org) = &rows.organization {
         if put_organization(conn, org)? == Written::Updated {
+            lookups_ahead(conn)?;
             affected.extend(ids_where(
                 conn,
                 "SELECT id FROM service WHERE organization_id = ",
@@ -514,6 +519,7 @@ pub fn store_service(
         let (written, zone) = put_location(conn, location, organization_id.as_deref())?;
         zones.insert(location.id.clone(), zone);
         if written == Written::Updated {
+            lookups_ahead(conn)?;
             affected.extend(ids_where(
                 conn,
                 "SELECT service_id AS id FROM service_at_location WHERE location_id = ",
@@ -881,6 +887,10 @@ fn reindex_services(
     ids: &[String],
     texts: &mut PendingTexts,
 ) -> anyhow::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    lookups_ahead(conn)?;
     let stamp = now();
     for stored in services(conn, ids)? {
         let zones = location_zones(conn, &stored)?;
@@ -1173,6 +1183,35 @@ pub fn service_stamps(
         .into_iter()
         .map(|r| (r.id, r.updated_at))
         .collect())
+}
+
+/// The tables a load fills, whose secondary indexes it builds after it when the catalogue was
+/// empty (see `db::deferred`). `service_text` and `service_term` have none keyed at random.
+const LOADED_TABLES: [&str; 5] = [
+    "organization",
+    "location",
+    "service",
+    "service_at_location",
+    "search_entry",
+];
+
+/// Before a load: sets aside the secondary indexes of the tables it fills, if the catalogue
+/// holds no service yet. Returns how many were set aside (none on PostgreSQL).
+pub fn set_aside_indexes_if_empty(conn: &mut DbConnection) -> anyhow::Result<usize> {
+    crate::db::write(conn, |conn| {
+        if !is_empty(conn)? {
+            return Ok(0);
+        }
+        Ok(deferred::set_aside(conn, &LOADED_TABLES)?)
+    })
+}
+
+/// Before a write looks up rows by something other than their primary key (a service's rows
+/// by its id, the services of an organisation or at a location): builds the indexes a load
+/// set aside, if any, so that it does not scan the tables.
+fn lookups_ahead(conn: &mut DbConnection) -> anyhow::Result<()> {
+    deferred::restore(conn)?;
+    Ok(())
 }
 
 /// Whether the database holds no services yet.

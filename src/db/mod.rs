@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+pub mod deferred;
 pub mod sql;
 
 pub use sql::Sql;
@@ -183,11 +184,16 @@ where
 
 /// Settings for a bulk load on this connection: on SQLite a page cache of 128 MB rather than
 /// 2 MB, so that the indexes a load touches on every record stay in memory instead of being
-/// read back from the file (a fixed bound, whatever the size of the input), and statement
-/// journals in memory rather than in a temporary file.
+/// read back from the file (a fixed bound, whatever the size of the input); statement
+/// journals in memory rather than in a temporary file; and a wait of up to ten minutes for the
+/// write lock, since a process that starts during a load builds the indexes it set aside
+/// (`deferred`) under that lock, which takes seconds per 100,000 services.
 pub fn tune_for_bulk(conn: &mut DbConnection) -> anyhow::Result<()> {
     if Backend::of(conn) == Backend::Sqlite {
-        conn.batch_execute("PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY")?;
+        conn.batch_execute(
+            "PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY; \
+             PRAGMA busy_timeout = 600000",
+        )?;
     }
     Ok(())
 }
@@ -205,6 +211,10 @@ pub fn refresh_statistics(conn: &mut DbConnection) -> anyhow::Result<()> {
 /// Applies pending migrations. Several instances that start together do not migrate at once:
 /// on PostgreSQL an advisory lock orders them, on SQLite an exclusive transaction.
 pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<()> {
+    // Indexes a killed load left set aside are built first: a migration may expect them.
+    if Backend::of(conn) == Backend::Sqlite && has_table(conn, "deferred_index")? {
+        write(conn, deferred::restore)?;
+    }
     match conn {
         DbConnection::Sqlite(c) => {
             // One exclusive transaction (each migration a savepoint in it): a second process
@@ -226,6 +236,14 @@ pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether SQLite holds a table of that name.
+fn has_table(conn: &mut DbConnection, name: &str) -> anyhow::Result<bool> {
+    let mut q =
+        Sql::new("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ");
+    q.bind(name);
+    Ok(q.count(conn)? > 0)
 }
 
 #[cfg(test)]
