@@ -318,8 +318,8 @@ fn first_byte(input: &mut impl BufRead) -> std::io::Result<Option<u8>> {
 /// Imports every record from `input`; `progress` sees the report after each batch.
 ///
 /// One thread reads, checks and prepares records while this one stores them, so a load uses
-/// two cores. Into an empty catalogue on SQLite, the indexes no write of the load reads are
-/// built after it (see `db::deferred`).
+/// two cores. Into an empty catalogue on SQLite, the secondary indexes of the tables it fills
+/// are built after it (see `db::deferred`).
 pub fn import(
     conn: &mut DbConnection,
     input: impl BufRead + Send,
@@ -327,9 +327,11 @@ pub fn import(
 ) -> anyhow::Result<Report> {
     store::set_aside_indexes_if_empty(conn)?;
     let loaded = load(conn, input, progress);
-    // Built however the load ended: a failed one keeps what it committed.
-    crate::db::write(conn, crate::db::deferred::restore)?;
+    // Built however the load ended: a failed one keeps what it committed. Its own error, if
+    // any, is the one to report.
+    let built = crate::db::write(conn, crate::db::deferred::restore);
     let report = loaded?;
+    built?;
     if report.created + report.updated > 0 {
         crate::db::refresh_statistics(conn)?;
     }
