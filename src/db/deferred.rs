@@ -4,8 +4,8 @@
 //! page of each of them: a batch of 5,000 services dirties most of the pages of an index of a
 //! million, and every commit writes them all again, to the WAL and then to the file. Loading a
 //! million services wrote 78 GB for a 10.4 GB database, in 437–469 s. Building an index after
-//! the load sorts its keys once and writes each page once: the same load wrote 42 GB, in
-//! 289–328 s, about 10 s of it building the indexes.
+//! the load sorts its keys once and writes each page once: the same load wrote 43 GB, in
+//! 254–305 s, about 10 s of it building the indexes.
 //!
 //! An index is set aside by recording its definition in `deferred_index` and dropping it, in one
 //! transaction. `restore` builds every index recorded there and forgets it, in the caller's
