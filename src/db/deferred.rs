@@ -88,10 +88,7 @@ pub fn restore(conn: &mut DbConnection) -> QueryResult<usize> {
         Sql::new("SELECT cache_size, temp_store FROM pragma_cache_size(), pragma_temp_store()")
             .load(conn)?
             .pop()
-            .unwrap_or(Settings {
-                cache_size: -2000,
-                temp_store: 0,
-            });
+            .ok_or(diesel::result::Error::NotFound)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     conn.batch_execute(&format!(
         "PRAGMA threads = {cores}; PRAGMA cache_size = -2000"
