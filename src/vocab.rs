@@ -7,7 +7,10 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use serde_json::Value;
 use uuid::Uuid;
+
+use crate::hsds::model::{Taxonomy, TaxonomyTerm};
 
 /// The search facets that Haven vocabularies feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,6 +77,32 @@ impl Vocabulary {
     pub fn codes(&self) -> impl Iterator<Item = &str> {
         self.terms.iter().map(|t| t.code.as_str())
     }
+
+    /// The vocabulary as an HSDS taxonomy.
+    pub fn taxonomy_object(&self) -> Taxonomy {
+        Taxonomy {
+            id: self.taxonomy_id().to_string(),
+            name: self.taxonomy.to_string(),
+            description: self.description.to_string(),
+            version: Some("1.0.0".to_string()),
+            ..Default::default()
+        }
+    }
+
+    /// One of its terms as an HSDS taxonomy term: what the database holds for it.
+    pub fn term_object(&self, term: &Term) -> TaxonomyTerm {
+        TaxonomyTerm {
+            id: self.term_id(&term.code).to_string(),
+            code: Some(term.code.clone()),
+            name: term.name.clone(),
+            description: term.description.clone(),
+            parent_id: term.parent.as_deref().map(|p| self.term_id(p).to_string()),
+            taxonomy: Some(self.taxonomy.to_string()),
+            taxonomy_id: Some(self.taxonomy_id().to_string()),
+            language: Some("en".to_string()),
+            ..Default::default()
+        }
+    }
 }
 
 /// `uuid5(NAMESPACE_URL, "urn:hsds-taxonomy:" + name)`.
@@ -94,6 +123,8 @@ pub fn term_id(taxonomy: &str, code: &str) -> Uuid {
 pub struct Vocabularies {
     pub all: Vec<Vocabulary>,
     by_term_id: HashMap<String, (Facet, String)>,
+    /// Each term's `term_object` as JSON, by its id as written (lower case).
+    objects: HashMap<String, Value>,
 }
 
 impl Vocabularies {
@@ -113,6 +144,11 @@ impl Vocabularies {
         self.by_term_id
             .get(&id.to_ascii_lowercase())
             .map(|(f, c)| (*f, c.as_str()))
+    }
+
+    /// A Haven term's HSDS object as JSON, by its id exactly as Haven writes it.
+    pub fn term_json(&self, id: &str) -> Option<&Value> {
+        self.objects.get(id)
     }
 }
 
@@ -305,6 +341,7 @@ fn build() -> Vocabularies {
         },
     ];
     let mut by_term_id = HashMap::new();
+    let mut objects = HashMap::new();
     for v in &all {
         assert!(
             v.terms.len() <= 63,
@@ -312,10 +349,17 @@ fn build() -> Vocabularies {
             v.taxonomy
         );
         for t in &v.terms {
-            by_term_id.insert(v.term_id(&t.code).to_string(), (v.facet, t.code.clone()));
+            let object = v.term_object(t);
+            by_term_id.insert(object.id.clone(), (v.facet, t.code.clone()));
+            let json = serde_json::to_value(&object).expect("a term serialises");
+            objects.insert(object.id, json);
         }
     }
-    Vocabularies { all, by_term_id }
+    Vocabularies {
+        all,
+        by_term_id,
+        objects,
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The public HSDS catalogue: storage, import and export, and the read endpoints.
 
+pub mod compact;
 pub mod import;
 pub mod meta;
 pub mod organizations;

@@ -3,7 +3,6 @@
 use crate::catalog::import::{self, Report};
 use crate::catalog::store;
 use crate::db::DbConnection;
-use crate::hsds::model::{Taxonomy, TaxonomyTerm};
 use crate::vocab::VOCABULARIES;
 
 /// Writes every Haven taxonomy and term, so they have the same ids in every deployment.
@@ -11,27 +10,9 @@ use crate::vocab::VOCABULARIES;
 pub fn vocabularies(conn: &mut DbConnection) -> anyhow::Result<()> {
     crate::db::write(conn, |conn| {
         for v in &VOCABULARIES.all {
-            let taxonomy = Taxonomy {
-                id: v.taxonomy_id().to_string(),
-                name: v.taxonomy.to_string(),
-                description: v.description.to_string(),
-                version: Some("1.0.0".to_string()),
-                ..Default::default()
-            };
-            store::put_taxonomy(conn, &taxonomy)?;
+            store::put_taxonomy(conn, &v.taxonomy_object())?;
             for t in &v.terms {
-                let term = TaxonomyTerm {
-                    id: v.term_id(&t.code).to_string(),
-                    code: Some(t.code.clone()),
-                    name: t.name.clone(),
-                    description: t.description.clone(),
-                    parent_id: t.parent.as_deref().map(|p| v.term_id(p).to_string()),
-                    taxonomy: Some(v.taxonomy.to_string()),
-                    taxonomy_id: Some(taxonomy.id.clone()),
-                    language: Some("en".to_string()),
-                    ..Default::default()
-                };
-                store::put_term(conn, &term)?;
+                store::put_term(conn, &v.term_object(t))?;
             }
         }
         Ok(())

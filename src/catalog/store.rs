@@ -20,6 +20,7 @@ use diesel::QueryableByName;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::catalog::compact;
 use crate::crypto::hex;
 use crate::db::{deferred, Backend, DbConnection, Sql};
 use crate::hsds::model::{
@@ -63,7 +64,9 @@ fn split(value: Value, shape: &Shape) -> Parts {
     for key in shape.detached {
         map.remove(*key);
     }
-    let doc = Value::Object(map).to_string();
+    let mut value = Value::Object(map);
+    compact::shorten(&mut value);
+    let doc = value.to_string();
     let hash = hex(&Sha256::digest(doc.as_bytes()));
     Parts { doc, hash }
 }
@@ -165,7 +168,9 @@ fn write_terms(conn: &mut DbConnection, text_id: i64, terms: &[String]) -> anyho
 }
 
 fn parse_doc(doc: &str) -> anyhow::Result<Map<String, Value>> {
-    serde_json::from_str(doc).context("stored JSON")
+    let mut map: Map<String, Value> = serde_json::from_str(doc).context("stored JSON")?;
+    map.values_mut().for_each(compact::expand);
+    Ok(map)
 }
 
 /// Whether a write created, changed or left alone what was stored.
