@@ -70,7 +70,10 @@ fn generated_services_import_with_no_rejections() {
             .collect()
     };
     let exported = String::from_utf8(out.stdout).unwrap();
-    assert!(by_id(&exported) == by_id(&services), "export differs from the input");
+    assert!(
+        by_id(&exported) == by_id(&services),
+        "export differs from the input"
+    );
     let pool = haven::db::pool(&db.url, 1, Duration::from_secs(5)).unwrap();
     let mut q = haven::db::Sql::new("SELECT COUNT(*) AS n FROM service WHERE doc LIKE ");
     q.bind(r#"%"taxonomy_term":{%"#);
