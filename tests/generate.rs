@@ -78,7 +78,7 @@ fn generated_services_import_with_no_rejections() {
     let mut q = haven::db::Sql::new("SELECT COUNT(*) AS n FROM service WHERE doc LIKE ");
     q.bind(r#"%"taxonomy_term":{%"#);
     assert_eq!(q.count(&mut pool.get().unwrap()).unwrap(), 0);
-    let mut q = haven::db::Sql::new("SELECT SUM(LENGTH(doc)) AS n FROM service");
+    let q = haven::db::Sql::new("SELECT SUM(LENGTH(doc)) AS n FROM service");
     let stored = q.count(&mut pool.get().unwrap()).unwrap() as usize;
     assert!(stored < services.len() * 2 / 3, "{stored} bytes of docs");
 }
