@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::store::{self, Prepared, Written};
+use crate::db::checkpointer::Checkpointer;
 use crate::db::DbConnection;
 use crate::error::FieldError;
 use crate::hsds::model::Service;
@@ -318,7 +319,8 @@ fn first_byte(input: &mut impl BufRead) -> std::io::Result<Option<u8>> {
 /// Imports every record from `input`; `progress` sees the report after each batch.
 ///
 /// One thread reads, checks and prepares records while this one stores them, so a load uses
-/// two cores. Into an empty catalogue on SQLite, the secondary indexes of the tables it fills
+/// two cores; on SQLite a third copies what each commit wrote to the WAL into the database
+/// file (see `db::checkpointer`). Into an empty catalogue on SQLite, the secondary indexes of the tables it fills
 /// are built after it (see `db::deferred`).
 pub fn import(
     conn: &mut DbConnection,
@@ -346,7 +348,8 @@ fn load(
     // Whether the writer's last record was new or changed, which tells the reader what to
     // prepare (see `prepare`).
     let changing = &AtomicBool::new(true);
-    std::thread::scope(|scope| {
+    let mut checkpoints = Checkpointer::start(conn)?;
+    let loaded: anyhow::Result<Report> = std::thread::scope(|scope| {
         let (to, from) = std::sync::mpsc::sync_channel::<Parsed>(READ_AHEAD);
         let reader = scope.spawn(move || read(input, to, changing));
         let mut report = Report::default();
@@ -375,6 +378,9 @@ fn load(
                     break;
                 }
             }
+            if let Some(checkpoints) = checkpoints.as_mut() {
+                checkpoints.committed();
+            }
             progress(&report);
         }
         // Dropping the receiver stops the reader, if the loader failed first.
@@ -385,7 +391,12 @@ fn load(
         loaded?;
         read?;
         Ok(report)
-    })
+    });
+    // However the load ended; its own error, if any, is the one to report.
+    let finished = checkpoints.map_or(Ok(()), |c| c.finish(conn));
+    let report = loaded?;
+    finished?;
+    Ok(report)
 }
 
 /// Writes every service, fully nested and exact (confidential locations included), one per

@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+pub mod checkpointer;
 pub mod deferred;
 pub mod sql;
 
