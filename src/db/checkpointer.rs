@@ -5,7 +5,7 @@
 //! checkpoints, a load of 100,000 services ended 1.9 s sooner (15.8–16.1 s against
 //! 17.8–18.0 s). While a load runs, its connection leaves checkpoints to a second connection
 //! on another thread, which copies one batch while the writer stores the next: a million
-//! services loaded in 208 s rather than 247 s, side by side.
+//! services loaded in 204–208 s rather than 237–247 s, side by side.
 //!
 //! SQLite writes the WAL from its start again only when a transaction begins with everything
 //! in it copied; while the checkpointer is behind, every commit is appended, so the writer
@@ -67,8 +67,8 @@ impl Checkpointer {
         let Ok(mut other) = SqliteConnection::establish(&path) else {
             return Ok(None);
         };
-        // As long as the writer waits for a lock: a checkpoint waits for none, but this
-        // connection's first read may meet a process building indexes.
+        // A checkpoint itself waits for no lock, but opening the WAL may meet another
+        // connection's for a moment; this one waits as long as the writer would.
         other.batch_execute("PRAGMA busy_timeout = 600000")?;
         let autocheckpoint = Sql::new("PRAGMA wal_autocheckpoint")
             .load::<Autocheckpoint>(conn)?
@@ -134,7 +134,7 @@ fn checkpoint(mut conn: SqliteConnection, from: Receiver<Request>) {
             }
         }
         if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
-            tracing::warn!(error = %e, "a load's checkpoint failed; the writer takes them over");
+            tracing::warn!(error = %e, "a load's checkpoint failed; the WAL is copied when it ends");
             return;
         }
         for done in waiting {
