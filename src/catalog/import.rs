@@ -320,8 +320,8 @@ fn first_byte(input: &mut impl BufRead) -> std::io::Result<Option<u8>> {
 ///
 /// One thread reads, checks and prepares records while this one stores them, so a load uses
 /// two cores; on SQLite a third copies what each commit wrote to the WAL into the database
-/// file (see `db::checkpointer`). Into an empty catalogue on SQLite, the secondary indexes of the tables it fills
-/// are built after it (see `db::deferred`).
+/// file (see `db::checkpointer`). Into an empty catalogue on SQLite, the secondary indexes of
+/// the tables it fills are built after it (see `db::deferred`).
 pub fn import(
     conn: &mut DbConnection,
     input: impl BufRead + Send,

@@ -165,7 +165,7 @@ mod tests {
         let before = autocheckpoint(&mut conn);
         let mut checkpointer = Checkpointer::start(&mut conn).unwrap().unwrap();
         assert_eq!(autocheckpoint(&mut conn), 0);
-        // 40 commits of 1 MB each: 10 MB with nothing copying the WAL back.
+        // 40 commits of 1 MB each: 40 MB of WAL if nothing copied it back.
         let wal = path.with_extension("db-wal");
         let mut largest = 0;
         for _ in 0..40 {
