@@ -1203,6 +1203,9 @@ const LOADED_TABLES: [&str; 5] = [
 /// Before a load: sets aside the secondary indexes of the tables it fills, if the catalogue
 /// holds no service yet. Returns how many were set aside (none on PostgreSQL).
 pub fn set_aside_indexes_if_empty(conn: &mut DbConnection) -> anyhow::Result<usize> {
+    if backend(conn) != Backend::Sqlite {
+        return Ok(0);
+    }
     crate::db::write(conn, |conn| {
         if !is_empty(conn)? {
             return Ok(0);

@@ -17,9 +17,10 @@ use std::thread::JoinHandle;
 
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Text};
-use diesel::{Connection, QueryResult, SqliteConnection};
+use diesel::QueryResult;
+use r2d2::ManageConnection;
 
-use super::{Backend, DbConnection, Sql};
+use super::{Backend, DbConnection, Manager, Sql};
 
 /// Commits between two waits for the checkpointer.
 const CATCH_UP: usize = 4;
@@ -64,12 +65,11 @@ impl Checkpointer {
         else {
             return Ok(None);
         };
-        let Ok(mut other) = SqliteConnection::establish(&path) else {
+        // Opened as the pool opens its connections.
+        let Ok(other) = Manager::new(&format!("sqlite://{path}")).and_then(|m| Ok(m.connect()?))
+        else {
             return Ok(None);
         };
-        // A checkpoint itself waits for no lock, but opening the WAL may meet another
-        // connection's for a moment; this one waits as long as the writer would.
-        other.batch_execute("PRAGMA busy_timeout = 600000")?;
         let autocheckpoint = Sql::new("PRAGMA wal_autocheckpoint")
             .load::<Autocheckpoint>(conn)?
             .pop()
@@ -122,7 +122,7 @@ impl Checkpointer {
 /// Copies the WAL into the database file after each commit it hears of, until the writer
 /// hangs up. `PASSIVE` never waits for a lock: what a reader of an older snapshot still needs
 /// stays in the WAL for a later checkpoint, as with SQLite's own.
-fn checkpoint(mut conn: SqliteConnection, from: Receiver<Request>) {
+fn checkpoint(mut conn: DbConnection, from: Receiver<Request>) {
     while let Ok(mut request) = from.recv() {
         // Commits that came in meanwhile are copied by the same checkpoint.
         let mut waiting = Vec::new();
