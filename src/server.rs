@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -128,6 +128,11 @@ pub fn app(
         // Innermost first: limits see the route; CORS headers go on every answer, 429s
         // included; the request id and metrics see the final status.
         .wrap(from_fn(crate::limits::guard))
+        // The contract promises `Access-Control-Allow-Origin: *` on public reads. CORS sends it
+        // only to a request that names its Origin, as browsers do; a partner's script or a
+        // health check that does not still sees it. It holds for every answer: bearer tokens
+        // are not cookies, so no origin gains anything from it.
+        .wrap(DefaultHeaders::new().add(("Access-Control-Allow-Origin", "*")))
         .wrap(
             Cors::default()
                 .allow_any_origin()

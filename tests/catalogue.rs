@@ -297,6 +297,11 @@ fn meta_endpoints_cors_and_docs() {
         .send()
         .unwrap();
     assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    // As the contract says, whoever asks: a script sends no Origin, and a problem too.
+    for path in ["/services", "/services?per_page=0"] {
+        let res = server.get(path);
+        assert_eq!(res.headers()["access-control-allow-origin"], "*", "{path}");
+    }
     let docs = server.get("/docs/");
     assert_eq!(docs.status(), 200);
     assert!(docs.text().unwrap().contains("swagger"));
