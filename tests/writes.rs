@@ -570,3 +570,64 @@ fn a_service_at_location_cannot_be_taken_through_another_service() {
     assert_eq!(read["service_id"], mine["id"], "{read}");
     assert_eq!(read["location"]["latitude"], json!(38.03), "{read}");
 }
+
+#[test]
+fn haven_terms_may_be_named_by_taxonomy_and_code_alone() {
+    let server = server();
+    let a = server.token("a@a.example");
+    let hr01 = haven::vocab::term_id("haven-services", "HR01").to_string();
+    let wheelchair = haven::vocab::term_id("haven-accessibility", "wheelchair").to_string();
+    // As the contract shows it: no term id, name or description.
+    let body = json!({
+        "name": "Syringe services, walk in",
+        "description": "Sterile supplies.",
+        "status": "active",
+        "attributes": [{"taxonomy_term": {"taxonomy": "haven-services", "code": "HR01"}}],
+        "service_at_locations": [{"location": {
+            "name": "Market Street", "location_type": "physical",
+            "latitude": 38.03, "longitude": -78.48,
+            "attributes": [{"taxonomy_term": {"taxonomy": "haven-accessibility", "code": "wheelchair"}}]
+        }}]
+    });
+    let (status, created) = server.send("POST", "/services", Some(&a), Some(&body));
+    assert_eq!(status, 201, "{created}");
+    common::assert_hsds("service", &created);
+    let attribute = &created["attributes"][0];
+    assert_eq!(attribute["taxonomy_term_id"], hr01.as_str());
+    assert_eq!(attribute["taxonomy_term"]["id"], hr01.as_str());
+    assert_eq!(
+        attribute["taxonomy_term"]["name"],
+        "Syringe services / needle exchange (incl. sharps disposal)"
+    );
+    let location = &created["service_at_locations"][0]["location"];
+    assert_eq!(
+        location["attributes"][0]["taxonomy_term_id"],
+        wheelchair.as_str()
+    );
+    // Found by every filter that names those terms.
+    let name = ["Syringe services, walk in"];
+    assert_eq!(server.names("/services?taxonomy_code=HR01"), name);
+    assert_eq!(
+        server.names(&format!("/services?taxonomy_term_id={hr01}")),
+        name
+    );
+    assert_eq!(
+        server.names("/services?accessibility=wheelchair&lat=38.03&lon=-78.48"),
+        name
+    );
+
+    // A code Haven's taxonomy does not have is named, and nothing is stored.
+    let mut bad = body.clone();
+    bad["name"] = json!("Another");
+    bad["attributes"][0]["taxonomy_term"]["code"] = json!("HR99");
+    let (status, problem) = server.send("POST", "/services", Some(&a), Some(&bad));
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(
+        problem["errors"][0]["field"],
+        "attributes[0].taxonomy_term.code"
+    );
+    assert_eq!(
+        server.names("/services?search=another"),
+        Vec::<String>::new()
+    );
+}

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::store::{self, Prepared, Written};
+use super::terms;
 use crate::db::checkpointer::Checkpointer;
 use crate::db::DbConnection;
 use crate::error::FieldError;
@@ -80,7 +81,8 @@ impl Report {
     }
 }
 
-/// Reads one record into a valid service, or says why not.
+/// Reads one record into a valid service, or says why not. Haven's terms named by taxonomy
+/// and code are completed first (see `terms`).
 pub fn parse(position: usize, value: Value) -> Result<Service, Rejection> {
     let id = value.get("id").and_then(Value::as_str).map(str::to_string);
     let reject = |errors| Rejection {
@@ -88,26 +90,33 @@ pub fn parse(position: usize, value: Value) -> Result<Service, Rejection> {
         id: id.clone(),
         errors,
     };
-    if !value.is_object() {
+    let Value::Object(mut record) = value else {
         return Err(reject(vec![FieldError::new(
             "",
             "must be a JSON object (an HSDS service)",
         )]));
+    };
+    let errors = terms::complete(&mut record);
+    if !errors.is_empty() {
+        return Err(reject(errors));
     }
-    let service: Service = serde_path_to_error::deserialize(value).map_err(|e| {
-        let field = e.path().to_string();
-        let field = if field == "." { String::new() } else { field };
-        reject(vec![FieldError::new(field, e.inner().to_string())])
-    })?;
+    let service: Service =
+        serde_path_to_error::deserialize(Value::Object(record)).map_err(|e| {
+            let field = e.path().to_string();
+            let field = if field == "." { String::new() } else { field };
+            reject(vec![FieldError::new(field, e.inner().to_string())])
+        })?;
     checked(position, service)
 }
 
-/// Reads one line of ndjson. A line that is a service is read straight into one, which takes
-/// half the time of reading it as JSON first; only a line that is not is read again that way,
-/// to say which field is wrong.
+/// Reads one line of ndjson. A line that is a valid service is read straight into one, which
+/// takes half the time of reading it as JSON first; only a line that is not is read again that
+/// way, to complete the terms it names by code (`parse`) or to say which field is wrong.
 fn parse_line(position: usize, line: &str) -> Result<Service, Rejection> {
     if let Ok(service) = serde_json::from_str::<Service>(line) {
-        return checked(position, service);
+        if let Ok(valid) = checked(position, service) {
+            return Ok(valid);
+        }
     }
     let value = serde_json::from_str::<Value>(line).map_err(|e| Rejection {
         position,
@@ -611,6 +620,35 @@ mod tests {
                 Written::Unchanged
             );
         }
+    }
+
+    #[test]
+    fn terms_named_by_taxonomy_and_code_are_completed_on_import() {
+        let (_dir, mut conn) = database();
+        let id = "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+        let line = |code: &str| {
+            json!({"id": id, "name": "Drop-in", "description": "x", "status": "active",
+                "attributes": [{"id": "7f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+                    "taxonomy_term": {"taxonomy": "haven-cost", "code": code}}]})
+            .to_string()
+        };
+        let text = format!("{}\n{}\n", line("cheap"), line("free"));
+        let report = import(&mut conn, text.as_bytes(), |_| {}).unwrap();
+        assert_eq!(report.created, 1, "{report:?}");
+        assert_eq!(report.rejected.len(), 1);
+        assert_eq!(
+            report.rejected[0].errors[0].field,
+            "attributes[0].taxonomy_term.code"
+        );
+        let stored = store::services(&mut conn, &[id.to_string()])
+            .unwrap()
+            .pop()
+            .unwrap();
+        let free = crate::vocab::term_id("haven-cost", "free").to_string();
+        let attribute = &stored.attributes[0];
+        assert_eq!(attribute.taxonomy_term_id.as_deref(), Some(free.as_str()));
+        assert_eq!(attribute.taxonomy_term.as_ref().unwrap().id, free);
+        assert_eq!(attribute.taxonomy_term.as_ref().unwrap().name, "Free");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod service_at_locations;
 pub mod services;
 pub mod store;
 pub mod taxonomies;
+pub mod terms;
 pub mod views;
 pub mod writes;
 

@@ -26,6 +26,7 @@ fn location_value(mut map: Map<String, Value>, org: &str, id: Option<&str>) -> A
     settle_id(&mut map, id, &mut errors);
     settle_organization(&mut map, org, &mut errors);
     fill_ids(&mut map);
+    errors.extend(crate::catalog::terms::complete(&mut map));
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }

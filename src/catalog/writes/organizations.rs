@@ -40,6 +40,7 @@ fn organization_value(mut map: Map<String, Value>, id: Option<&str>) -> ApiResul
     let mut errors = vec![];
     settle_id(&mut map, id, &mut errors);
     fill_ids(&mut map);
+    errors.extend(crate::catalog::terms::complete(&mut map));
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
