@@ -129,9 +129,9 @@ pub fn app(
         // included; the request id and metrics see the final status.
         .wrap(from_fn(crate::limits::guard))
         // The contract promises `Access-Control-Allow-Origin: *` on public reads. CORS sends it
-        // only to a request that names its Origin, as browsers do; a partner's script or a
-        // health check that does not still sees it. It holds for every answer: bearer tokens
-        // are not cookies, so no origin gains anything from it.
+        // only when a request names its Origin, as browsers do; this sends it to every caller,
+        // a partner's script included, on every answer. Bearer tokens are not cookies, so the
+        // wildcard gives no site anything.
         .wrap(DefaultHeaders::new().add(("Access-Control-Allow-Origin", "*")))
         .wrap(
             Cors::default()

@@ -40,12 +40,12 @@ fn organization_value(mut map: Map<String, Value>, id: Option<&str>) -> ApiResul
     let mut errors = vec![];
     settle_id(&mut map, id, &mut errors);
     fill_ids(&mut map);
+    map.remove("services");
+    map.remove("locations");
     errors.extend(crate::catalog::terms::complete(&mut map));
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    map.remove("services");
-    map.remove("locations");
     let org: Organization = from_value(Value::Object(map))?;
     let errors = validate::organization(&org);
     if errors.is_empty() {
