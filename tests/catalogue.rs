@@ -342,6 +342,15 @@ fn served_openapi_matches_the_committed_file() {
             "{path} is not documented"
         );
     }
+    // A client generated from the document can name a Haven term by taxonomy and code alone,
+    // as the contract shows, so the schema asks for nothing more.
+    let term = &served["components"]["schemas"]["TaxonomyTerm"];
+    assert!(term["properties"]["code"].is_object());
+    let required = term["required"].as_array().cloned().unwrap_or_default();
+    assert!(
+        required.iter().all(|k| k == "taxonomy" || k == "code"),
+        "TaxonomyTerm requires {required:?}"
+    );
     let params: Vec<&str> = served["paths"]["/services"]["get"]["parameters"]
         .as_array()
         .unwrap()

@@ -761,20 +761,23 @@ pub struct Attribute {
     pub metadata: Vec<Metadata>,
 }
 
-/// A term from a taxonomy (HSDS 3.0 `taxonomy_term`).
+/// A term from a taxonomy (HSDS 3.0 `taxonomy_term`). Answers always carry its `id`, `name`
+/// and `description`. A request may name one of Haven's terms by `taxonomy` and `code` alone
+/// (`{"taxonomy": "haven-services", "code": "HR01"}`) and Haven completes it; a term of any
+/// other taxonomy needs all three.
+///
+/// The three are optional in this schema, unlike HSDS's, because one schema describes both
+/// requests and answers, and a client generated from it must be able to send a term by code.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TaxonomyTerm {
     #[serde(default)]
-    #[schema(required = true)]
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub code: Option<String>,
     #[serde(default)]
-    #[schema(required = true)]
     pub name: String,
     #[serde(default)]
-    #[schema(required = true)]
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
