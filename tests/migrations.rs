@@ -278,3 +278,69 @@ fn owned_objects_move_into_their_entity_and_read_back_the_same() {
         .iter()
         .all(|s| s["id"] != changed["id"]));
 }
+
+#[test]
+fn location_terms_are_listed_and_private_postcodes_leave_search() {
+    let services = demo();
+    let wheelchair = haven::vocab::term_id("haven-accessibility", "wheelchair").to_string();
+    let names_it = |attributes: &Value| {
+        attributes
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|a| a["taxonomy_term_id"] == wheelchair.as_str())
+    };
+    // Services of the demo whose wheelchair access is recorded on a location only, and a
+    // confidential location with a postcode.
+    let through_location: Vec<&str> = services
+        .iter()
+        .filter(|s| !names_it(&s["attributes"]))
+        .filter(|s| {
+            s["service_at_locations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|sal| names_it(&sal["location"]["attributes"]))
+        })
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(!through_location.is_empty());
+    let (hidden, postcode) = services
+        .iter()
+        .flat_map(|s| s["service_at_locations"].as_array().into_iter().flatten())
+        .map(|sal| &sal["location"])
+        .find_map(|l| {
+            let postcode = l["addresses"][0]["postal_code"].as_str()?;
+            (l["confidential"] == true).then(|| (l["id"].as_str().unwrap(), postcode))
+        })
+        .expect("the demo has a confidential location with a postcode");
+    let by_term = format!("/services?taxonomy_term_id={wheelchair}&per_page=100");
+    let by_postcode = format!("/service_at_locations?postcode={postcode}&per_page=100");
+    let finds_hidden = |page: &Value| {
+        page.to_string()
+            .contains(&format!("\"location_id\":\"{hidden}\""))
+    };
+
+    let fresh = TestServer::with(&services);
+    let listed = fresh.json(&by_term)["total_items"].clone();
+    assert!(!finds_hidden(&fresh.json(&by_postcode)));
+    drop(fresh);
+
+    // The rows as the code before wrote them: no terms of locations, the postcode searchable.
+    let server = reads_alike_after_migrating(&services, |conn| {
+        revert_through(conn, "20261207000011");
+        let mut q = Sql::new("DELETE FROM service_term WHERE taxonomy_term_id = ");
+        q.bind(&wheelchair)
+            .push(" AND text_id IN (SELECT id FROM service_text WHERE service_id IN ")
+            .bind_list(through_location.iter().copied())
+            .push(")");
+        assert_eq!(q.execute(conn).unwrap(), through_location.len());
+        let mut q = Sql::new("UPDATE search_entry SET postcodes = ");
+        q.bind(format!(",{postcode},"))
+            .push(" WHERE location_id = ")
+            .bind(hidden);
+        assert!(q.execute(conn).unwrap() > 0);
+    });
+    assert_eq!(server.json(&by_term)["total_items"], listed);
+    assert!(!finds_hidden(&server.json(&by_postcode)));
+}

@@ -167,6 +167,39 @@ fn vocabulary_filters_any_of_and_all_of() {
 }
 
 #[test]
+fn terms_linked_through_a_location_find_the_service_by_term_id() {
+    // api.md links haven-accessibility through the service or its location; the standard
+    // HSDS filters by term and by taxonomy see both, as the accessibility filter does.
+    let ramp = Fixture::new("ramp").at(LAT, LON);
+    let location = json!({"attributes": [common::attribute(
+        &common::id("location/ramp"), "location", "haven-accessibility", "wheelchair")]});
+    let server = TestServer::with(&[
+        ramp.location(location).build(),
+        Fixture::new("own")
+            .at(LAT, LON)
+            .term("haven-accessibility", "wheelchair")
+            .build(),
+        Fixture::new("stairs").at(LAT, LON).build(),
+    ]);
+    let wheelchair = haven::vocab::term_id("haven-accessibility", "wheelchair");
+    let accessibility = haven::vocab::taxonomy_id("haven-accessibility");
+    for path in ["/services", "/service_at_locations"] {
+        let names = |q: &str| sorted(server.names(&format!("{path}?{q}")));
+        assert_eq!(names("accessibility=wheelchair"), ["own", "ramp"], "{path}");
+        assert_eq!(
+            names(&format!("taxonomy_term_id={wheelchair}")),
+            ["own", "ramp"],
+            "{path}"
+        );
+        assert_eq!(
+            names(&format!("taxonomy_id={accessibility}")),
+            ["own", "ramp"],
+            "{path}"
+        );
+    }
+}
+
+#[test]
 fn taxonomy_filters_page_alike_for_common_and_rare_terms() {
     // 40 services, every one with "free" and every third with "medicaid" too, some at two
     // places: a page of a term most services have is found by walking the services in name
@@ -682,6 +715,11 @@ fn confidential_locations_are_coarsened_in_public() {
         .text()
         .unwrap();
     assert!(!text.contains("Hidden Lane") && !text.contains("38.031234"));
+    // Its postcode does not find it either: trying postcodes one by one would place it.
+    for path in ["/services", "/service_at_locations"] {
+        let found = server.json(&format!("{path}?postcode=22903"));
+        assert_eq!(found["total_items"], 0, "{path}");
+    }
 
     // Tags are of what the caller sees: the public one differs from a partner's and stays the
     // same when only the hidden address changes, so it cannot confirm a guess at it.

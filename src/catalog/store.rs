@@ -71,10 +71,19 @@ fn split(value: Value, shape: &Shape) -> Parts {
     Parts { doc, hash }
 }
 
-/// The taxonomy terms attributes name, by id in lower case, each once and sorted.
-fn terms_of(attributes: &[Attribute]) -> Vec<String> {
-    attributes
+/// The taxonomy terms a service's attributes name, by id in lower case, each once and sorted:
+/// its own, and those of its service_at_locations and their locations, since api.md links
+/// terms such as `haven-accessibility` to a service through its location too, and the
+/// `taxonomy_term_id` and `taxonomy_id` filters are to find it by them.
+fn terms_of(service: &Service) -> Vec<String> {
+    let at_locations = service.service_at_locations.iter().flat_map(|sal| {
+        let location = sal.location.as_ref().map_or(&[][..], |l| &l.attributes);
+        sal.attributes.iter().chain(location)
+    });
+    service
+        .attributes
         .iter()
+        .chain(at_locations)
         .filter_map(|a| {
             a.taxonomy_term_id
                 .as_deref()
@@ -751,7 +760,7 @@ fn reindex(
     if backend(conn) == Backend::Sqlite {
         texts.push(service_id, text_id, body);
     }
-    write_terms(conn, text_id, &terms_of(&service.attributes))?;
+    write_terms(conn, text_id, &terms_of(service))?;
     for e in entries {
         let mut q = Sql::prepared(
             "INSERT INTO search_entry (service_id, text_id, service_at_location_id, location_id, \

@@ -172,7 +172,10 @@ pub fn entries(service: &Service, time_zone: impl Fn(&Location) -> Option<String
                 l.languages.iter().filter_map(|x| x.code.as_deref()),
                 &mut languages,
             );
-            for a in &l.addresses {
+            // A confidential location's addresses are not public, and its postcode would
+            // place it: the postcode filter does not find it.
+            let public = l.confidential != Some(true);
+            for a in l.addresses.iter().filter(|_| public) {
                 if !a.postal_code.trim().is_empty() {
                     postcodes.insert(normalise_postcode(&a.postal_code));
                 }
