@@ -141,7 +141,7 @@ prepare_data() { # sets DATA and DATA_MB for $SERVICES
     else
         log "using cached $DATA"
     fi
-    DATA_MB="$(du -m "$DATA" | cut -f1)"
+    DATA_MB="$(du -mL "$DATA" | cut -f1)"
 }
 
 # --- helpers ----------------------------------------------------------------------------
