@@ -10,7 +10,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::accounts::{api_clients, token, users};
 use crate::catalog::writes::{self, locations};
@@ -112,7 +112,13 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(|err, _| {
             ApiError::invalid("id", format!("the path cannot be read: {err}")).into()
         }))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec))
+        // Swagger UI would otherwise send every visitor's browser, with the document's address,
+        // to swagger.io's online validator.
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .url("/openapi.json", spec)
+                .config(SwaggerConfig::default().validator_url("none")),
+        )
         .route(
             "/docs",
             web::get().to(|| async {
@@ -128,6 +134,7 @@ pub fn app(
         // Innermost first: limits see the route; CORS headers go on every answer, 429s
         // included; the request id and metrics see the final status.
         .wrap(from_fn(crate::limits::guard))
+        .wrap(from_fn(head_as_get))
         // The contract promises `Access-Control-Allow-Origin: *` on public reads. CORS sends it
         // only when a request names its Origin, as browsers do; this sends it to every caller,
         // a partner's script included, on every answer. Bearer tokens are not cookies, so the
@@ -154,6 +161,7 @@ fn allowed_methods(spec: &utoipa::openapi::OpenApi) -> HashMap<String, String> {
         .map(|(path, item)| {
             let methods: Vec<&str> = [
                 ("GET", item.get.is_some()),
+                ("HEAD", item.get.is_some()),
                 ("POST", item.post.is_some()),
                 ("PUT", item.put.is_some()),
                 ("PATCH", item.patch.is_some()),
@@ -187,8 +195,27 @@ fn unrouted(req: &HttpRequest, allowed: &HashMap<String, String>) -> HttpRespons
             }
             res
         }
-        None => ApiError::NotFound.error_response(),
+        None => ApiError::Http(
+            actix_web::http::StatusCode::NOT_FOUND,
+            format!(
+                "There is no {} here; /openapi.json lists the paths",
+                req.path()
+            ),
+        )
+        .error_response(),
     }
+}
+
+/// HTTP asks every server to answer `HEAD` as it answers `GET`, without the body: the request
+/// is routed as a `GET`, and the server leaves out the body of the answer to a `HEAD`.
+async fn head_as_get(
+    mut req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
 }
 
 /// Starts the jobs that run beside the API on the current runtime: webhook delivery, the

@@ -305,6 +305,23 @@ fn meta_endpoints_cors_and_docs() {
     let docs = server.get("/docs/");
     assert_eq!(docs.status(), 200);
     assert!(docs.text().unwrap().contains("swagger"));
+    // The page sends no visitor to swagger.io's online validator.
+    let init = server.get("/docs/swagger-initializer.js").text().unwrap();
+    assert!(init.contains(r#""validatorUrl": "none""#), "{init}");
+
+    // HEAD answers as GET does, without the body.
+    let http = reqwest::blocking::Client::new();
+    for path in ["/", "/services", "/openapi.json", "/taxonomies"] {
+        let res = http.head(format!("{}{path}", server.base)).send().unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["access-control-allow-origin"], "*");
+        assert!(res.bytes().unwrap().is_empty(), "{path}");
+    }
+    // A path that is not the API's says so, rather than that a record is not visible.
+    let res = server.get("/servicez");
+    assert_eq!(res.status(), 404);
+    let problem: Value = res.json().unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("/servicez"));
 }
 
 #[test]
@@ -394,12 +411,12 @@ fn methods_and_empty_parameters() {
     let server = TestServer::start();
     let http = reqwest::blocking::Client::new();
     for (method, path, allow) in [
-        ("TRACE", "/healthz", "GET"),
-        ("DELETE", "/services", "GET, POST"),
+        ("TRACE", "/healthz", "GET, HEAD"),
+        ("DELETE", "/services", "GET, HEAD, POST"),
         (
             "POST",
             "/services/00000000-0000-4000-8000-000000000000",
-            "GET, PUT, PATCH, DELETE",
+            "GET, HEAD, PUT, PATCH, DELETE",
         ),
     ] {
         let res = http
