@@ -98,6 +98,27 @@ fn password_and_client_credentials_grants() {
     );
     assert_eq!(c.sub, id);
 
+    // Or as HTTP Basic credentials, as many OAuth libraries send them; not both ways at once.
+    let basic = |form: &[(&str, &str)]| {
+        reqwest::blocking::Client::new()
+            .post(format!("{}/auth/token", server.base))
+            .basic_auth(id, Some(secret))
+            .form(form)
+            .send()
+            .unwrap()
+    };
+    let res = basic(&[("grant_type", "client_credentials")]);
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().unwrap();
+    assert_eq!(
+        claims(&server, body["access_token"].as_str().unwrap()).sub,
+        id
+    );
+    let res = basic(&[("grant_type", "client_credentials"), ("client_id", id)]);
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().unwrap();
+    assert_eq!(body["errors"][0]["field"], "client_id");
+
     // Bad requests name the field.
     for (form, field) in [
         (vec![("grant_type", "magic")], "grant_type"),

@@ -58,7 +58,56 @@ fn required<'a>(errors: &mut Vec<FieldError>, field: &str, v: &'a Option<String>
     }
 }
 
+/// The request's fields, with an API client's credentials taken from HTTP Basic
+/// authentication if it sends them so (RFC 6749 section 2.3.1: many OAuth libraries do by
+/// default). A client may use one of the two ways, not both.
 fn parse(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, ApiError> {
+    let mut request = parse_body(req, body)?;
+    let Some(basic) = basic_credentials(req)? else {
+        return Ok(request);
+    };
+    if request.client_id.is_some() || request.client_secret.is_some() {
+        return Err(ApiError::invalid(
+            "client_id",
+            "is given both in the body and in the Authorization header; use one",
+        ));
+    }
+    (request.client_id, request.client_secret) = (Some(basic.0), Some(basic.1));
+    Ok(request)
+}
+
+/// The client id and secret of an `Authorization: Basic` header: each form-encoded, joined by
+/// a colon, in base64.
+fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, ApiError> {
+    use base64::Engine;
+    let Some(value) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let Some(encoded) = value.to_str().ok().and_then(|v| {
+        v.strip_prefix("Basic ")
+            .or_else(|| v.strip_prefix("basic "))
+    }) else {
+        return Ok(None);
+    };
+    let bad = || ApiError::invalid("Authorization", "is not valid HTTP Basic credentials");
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let form = |s: &str| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
+            .ok()
+            .and_then(|mut v| v.pop())
+            .map(|(_, v)| v)
+    };
+    Ok(Some((
+        form(id).ok_or_else(bad)?,
+        form(secret).ok_or_else(bad)?,
+    )))
+}
+
+fn parse_body(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, ApiError> {
     let json = req
         .headers()
         .get(CONTENT_TYPE)
@@ -75,8 +124,9 @@ fn parse(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, ApiError> {
 
 /// Exchange credentials for a short-lived access token.
 ///
-/// Repeated failures for one account, client or address are refused with 429 and
-/// `Retry-After` for a while.
+/// An API client may send its `client_id` and `client_secret` as HTTP Basic credentials
+/// instead (RFC 6749 section 2.3.1). Repeated failures for one account, client or address are
+/// refused with 429 and `Retry-After` for a while.
 #[utoipa::path(
     tag = "accounts",
     operation_id = "createToken",
