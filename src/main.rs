@@ -79,24 +79,35 @@ enum AdminCommand {
     },
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HAVEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Logging as `HAVEN_LOG` and `HAVEN_LOG_FORMAT` say; a value that cannot be read stops the
+/// program, as any other malformed setting does, rather than log otherwise than asked.
+fn init_tracing() -> anyhow::Result<()> {
+    let set = |name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v: &String| !v.trim().is_empty())
+    };
+    let filter = match set("HAVEN_LOG") {
+        Some(directives) => tracing_subscriber::EnvFilter::builder()
+            .parse(&directives)
+            .map_err(|e| anyhow::anyhow!("HAVEN_LOG: {e} (e.g. `info` or `warn,haven=debug`)"))?,
+        None => tracing_subscriber::EnvFilter::new("info"),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if std::env::var("HAVEN_LOG_FORMAT").as_deref() == Ok("json") {
-        builder.json().init();
-    } else {
-        builder.init();
+    match set("HAVEN_LOG_FORMAT").as_deref() {
+        Some("json") => builder.json().init(),
+        Some("text") | None => builder.init(),
+        Some(other) => anyhow::bail!("HAVEN_LOG_FORMAT: must be text or json, not `{other}`"),
     }
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    init_tracing();
-    match run(cli.command.unwrap_or(Command::Serve)) {
+    match init_tracing().and_then(|()| run(cli.command.unwrap_or(Command::Serve))) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("haven: {e:#}");

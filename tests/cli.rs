@@ -162,6 +162,19 @@ fn a_malformed_setting_stops_the_program_naming_it() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("HAVEN_DEMO"));
+    for (name, value) in [("HAVEN_LOG", "not[valid"), ("HAVEN_LOG_FORMAT", "xml")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_haven"))
+            .arg("migrate")
+            .env("DATABASE_URL", "sqlite://:memory:")
+            .env(name, value)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name}={value}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(name),
+            "{name}"
+        );
+    }
 }
 
 #[test]
