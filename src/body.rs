@@ -46,14 +46,25 @@ fn redacted(message: &str) -> String {
     }
 }
 
+/// The field a deserialisation error is about. serde reports a missing field on the object
+/// that lacks it, so its name is taken from the message and joined to that object's path; a
+/// body that is not JSON at all is about `body`, wherever the parser stopped.
 fn named(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let inner = e.inner();
+    if inner.is_syntax() || inner.is_eof() {
+        return ApiError::invalid("body", format!("is not valid JSON: {inner}"));
+    }
     let path = e.path().to_string();
-    let field = if path == "." {
-        "body".to_string()
-    } else {
-        path
-    };
-    ApiError::invalid(field, e.inner().to_string())
+    let parent = (path != "." && path != "?").then_some(path);
+    let message = inner.to_string();
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    if let Some(name) = missing {
+        let field = parent.map_or_else(|| name.to_string(), |p| format!("{p}.{name}"));
+        return ApiError::invalid(field, "is required");
+    }
+    ApiError::invalid(parent.as_deref().unwrap_or("body"), message)
 }
 
 #[cfg(test)]
@@ -64,6 +75,40 @@ mod tests {
     #[allow(dead_code)]
     struct Client {
         safe_to_leave_message: bool,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Referral {
+        reason_code: String,
+        consent: Option<Consent>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Consent {
+        expires_at: String,
+    }
+
+    fn field(bytes: &[u8]) -> (String, String) {
+        let ApiError::Invalid(errors) = body::<Referral>(bytes).unwrap_err() else {
+            panic!()
+        };
+        (errors[0].field.clone(), errors[0].message.clone())
+    }
+
+    #[test]
+    fn errors_name_the_missing_field_and_a_body_that_is_not_json() {
+        assert_eq!(field(b"{}"), ("reason_code".into(), "is required".into()));
+        let nested = br#"{"reason_code": "HR01", "consent": {}}"#;
+        assert_eq!(field(nested).0, "consent.expires_at");
+        let wrong = br#"{"reason_code": 7}"#;
+        assert_eq!(field(wrong).0, "reason_code");
+        for broken in [&b"{\"reason_code\":"[..], b"{,}", b"not json"] {
+            let (field, message) = field(broken);
+            assert_eq!(field, "body");
+            assert!(message.starts_with("is not valid JSON"), "{message}");
+        }
     }
 
     #[test]
