@@ -43,23 +43,28 @@ fn a_referral_runs_from_request_to_outcome_while_a_third_sees_nothing() {
         assert_eq!(got["client"]["contact"]["value"], "+1 555 010 9999");
         assert_eq!(got["client_goal"], "Stop injecting alone");
     }
-    assert_eq!(server.send("GET", &path, Some(&p.t), None).0, 404);
-    assert_eq!(
-        server
-            .send("GET", &format!("{path}/events"), Some(&p.t), None)
+    // Nor does the platform admin, who acts for no organisation: "any other caller gets 404".
+    server.user("platform@haven.example", "admin", None);
+    let admin = server.token("platform@haven.example");
+    for stranger in [&p.t, &admin] {
+        assert_eq!(server.send("GET", &path, Some(stranger), None).0, 404);
+        assert_eq!(
+            server
+                .send("GET", &format!("{path}/events"), Some(stranger), None)
+                .0,
+            404
+        );
+        assert_eq!(
+            status(
+                &server,
+                stranger,
+                &id,
+                json!({"status": "cancelled", "reason": "x", "version": 1})
+            )
             .0,
-        404
-    );
-    assert_eq!(
-        status(
-            &server,
-            &p.t,
-            &id,
-            json!({"status": "cancelled", "reason": "x", "version": 1})
-        )
-        .0,
-        404
-    );
+            404
+        );
+    }
     let (_, listed) = server.send("GET", "/referrals", Some(&p.t), None);
     assert_eq!(listed["total_items"], 0);
     let (_, received) = server.send("GET", "/referrals?direction=received", Some(&p.r), None);
@@ -133,7 +138,8 @@ fn a_referral_runs_from_request_to_outcome_while_a_third_sees_nothing() {
         &id,
         json!({"status": "on_hold", "version": 3, "outcome": {"client_goal_met": "yes"}}),
     );
-    assert_eq!(code, 400, "an outcome goes only with completed: {problem}");
+    assert_eq!(code, 400, "an outcome goes only with an end: {problem}");
+    assert_eq!(problem["errors"][0]["field"], "outcome");
     let (code, done) = status(
         &server,
         &p.r,
@@ -461,4 +467,44 @@ fn client_details_are_purged_after_the_end_and_when_consent_expires() {
         0,
         "once is enough"
     );
+}
+
+#[test]
+fn a_failed_referral_records_how_far_the_clients_own_goal_was_met() {
+    let server = TestServer::start();
+    let p = Partners::new(&server);
+    let (code, created) = server.send(
+        "POST",
+        "/referrals",
+        Some(&p.s_staff),
+        Some(&p.with_client()),
+    );
+    assert_eq!(code, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    for (version, to) in [(1, "accepted"), (2, "in_progress")] {
+        let (code, body) = status(
+            &server,
+            &p.r,
+            &id,
+            json!({"status": to, "version": version}),
+        );
+        assert_eq!(code, 200, "{body}");
+    }
+    let (code, failed) = status(
+        &server,
+        &p.r,
+        &id,
+        json!({"status": "failed", "version": 3, "reason": "moved out of the area",
+               "outcome": {"client_goal_met": "partly"}}),
+    );
+    assert_eq!(code, 200, "{failed}");
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["outcome"]["client_goal_met"], "partly");
+    let (_, counted) = server.send(
+        "GET",
+        "/referrals?direction=received&client_goal_met=partly",
+        Some(&p.r),
+        None,
+    );
+    assert_eq!(counted["total_items"], 1);
 }

@@ -113,6 +113,16 @@ impl Caller {
         })
     }
 
+    /// `acting_for`, for a request about one record of an organisation (a referral): a caller
+    /// that acts for no organisation is told it is not found, as any caller outside the
+    /// record's organisations is, so the answer does not say whether it exists.
+    pub fn acting_on_record(&self, scope: &str) -> Result<String, ApiError> {
+        if self.has_scope(scope) && self.organization_id.is_none() {
+            return Err(ApiError::NotFound);
+        }
+        self.acting_for(scope)
+    }
+
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.is_admin() {
             Ok(())

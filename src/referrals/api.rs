@@ -263,7 +263,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let org = caller.acting_for(READ)?;
+    let org = caller.acting_on_record(READ)?;
     let id = path_id(&id)?;
     let keys = state.keyring.clone();
     let referral = state
@@ -279,7 +279,7 @@ pub async fn get(
 #[utoipa::path(
     tag = "referrals",
     operation_id = "changeReferralStatus",
-    description = "Scope `referrals:write`. States: `requested → accepted | rejected | cancelled`; `accepted → in_progress | on_hold | completed | cancelled`; `in_progress → on_hold | completed | failed | cancelled`; `on_hold → in_progress | failed | cancelled`; `rejected, cancelled, completed, failed` are final. The receiving organisation sets every state but `cancelled`, which the sending organisation sets (403 for the other side). `reason` is required for `rejected`, `cancelled` and `failed`; `outcome` goes only with `completed`. An illegal move, or a `version` other than the referral's, is a 409 and changes nothing.",
+    description = "Scope `referrals:write`. States: `requested → accepted | rejected | cancelled`; `accepted → in_progress | on_hold | completed | cancelled`; `in_progress → on_hold | completed | failed | cancelled`; `on_hold → in_progress | failed | cancelled`; `rejected, cancelled, completed, failed` are final. The receiving organisation sets every state but `cancelled`, which the sending organisation sets (403 for the other side). `reason` is required for `rejected`, `cancelled` and `failed`; `outcome` goes only with `completed` or `failed` (a client's own goal may be partly met by a referral that failed). An illegal move, or a `version` other than the referral's, is a 409 and changes nothing.",
     params(("id" = String, Path, format = Uuid, description = "The referral id")),
     request_body = StatusChange,
     security(("bearer" = [])),
@@ -299,7 +299,7 @@ pub async fn change_status(
     id: web::Path<String>,
     bytes: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let org = caller.acting_for(WRITE)?;
+    let org = caller.acting_on_record(WRITE)?;
     let id = path_id(&id)?;
     let change: StatusChange = private_body(&bytes)?;
     let keys = state.keyring.clone();
@@ -343,7 +343,7 @@ pub async fn events(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let org = caller.acting_for(READ)?;
+    let org = caller.acting_on_record(READ)?;
     let id = path_id(&id)?;
     let events = state
         .db(move |conn| {

@@ -111,8 +111,9 @@ pub enum Refusal {
     OtherSide { to: Status, side: Side },
     /// `reason` is required for this move (400).
     ReasonRequired,
-    /// `outcome` belongs only to `completed` (400).
-    OutcomeNotCompleted,
+    /// `outcome` belongs only to the end of the receiver's work: `completed`, or `failed`,
+    /// since a client's own goal may be partly met by a referral that did not succeed (400).
+    OutcomeNotAnEnd,
 }
 
 /// Decides one move. `reason` and `outcome` say whether the request carries them.
@@ -135,8 +136,8 @@ pub fn decide(
     if to.needs_reason() && !reason {
         return Err(Refusal::ReasonRequired);
     }
-    if outcome && to != Status::Completed {
-        return Err(Refusal::OutcomeNotCompleted);
+    if outcome && !matches!(to, Status::Completed | Status::Failed) {
+        return Err(Refusal::OutcomeNotAnEnd);
     }
     Ok(())
 }
@@ -231,10 +232,17 @@ mod tests {
     fn an_outcome_goes_only_with_completed() {
         assert_eq!(decide(Accepted, Completed, RECEIVER, false, true), Ok(()));
         assert_eq!(decide(InProgress, Completed, RECEIVER, false, true), Ok(()));
-        assert_eq!(
-            decide(Requested, Accepted, RECEIVER, false, true),
-            Err(Refusal::OutcomeNotCompleted)
-        );
+        assert_eq!(decide(InProgress, Failed, RECEIVER, true, true), Ok(()));
+        for (from, to, actor) in [
+            (Requested, Accepted, RECEIVER),
+            (Accepted, OnHold, RECEIVER),
+            (Accepted, Cancelled, SENDER),
+        ] {
+            assert_eq!(
+                decide(from, to, actor, true, true),
+                Err(Refusal::OutcomeNotAnEnd)
+            );
+        }
     }
 
     #[test]

@@ -355,8 +355,8 @@ pub fn change_status(
             "reason",
             format!("is required to set {}", change.status.as_str()),
         ),
-        Refusal::OutcomeNotCompleted => {
-            ApiError::invalid("outcome", "goes only with status completed")
+        Refusal::OutcomeNotAnEnd => {
+            ApiError::invalid("outcome", "goes only with status completed or failed")
         }
     })?;
     let stamp = stored_timestamp(now);
