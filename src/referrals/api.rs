@@ -413,7 +413,11 @@ async fn redeem(
     id: Option<String>,
     bytes: &[u8],
 ) -> ApiResult<HttpResponse> {
-    let org = caller.acting_for(WRITE)?;
+    // By id it is about one referral, as the other paths with an id are.
+    let org = match id {
+        Some(_) => caller.acting_on_record(WRITE)?,
+        None => caller.acting_for(WRITE)?,
+    };
     let body: Claim = private_body(bytes)?;
     let keys = state.keyring.clone();
     let subject = caller.subject.clone();
