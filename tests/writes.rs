@@ -631,3 +631,72 @@ fn haven_terms_may_be_named_by_taxonomy_and_code_alone() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn a_term_named_by_id_alone_must_be_known() {
+    let server = server();
+    let a = server.token("a@a.example");
+    let unknown = "99999999-0000-4000-8000-000000000000";
+    let samhsa_term = "0c4d6f0e-5b7a-4c1e-9f3a-2b8d7e6f5a41";
+    let body = json!({
+        "name": "Peer support",
+        "description": "Drop in.",
+        "status": "active",
+        "attributes": [{"taxonomy_term_id": unknown}],
+        "service_at_locations": [{"location": {
+            "name": "Market Street", "location_type": "physical",
+            "attributes": [{"taxonomy_term_id": unknown}]
+        }}]
+    });
+    let (status, problem) = server.send("POST", "/services", Some(&a), Some(&body));
+    assert_eq!(status, 400, "{problem}");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "attributes[0].taxonomy_term_id",
+            "service_at_locations[0].location.attributes[0].taxonomy_term_id"
+        ]
+    );
+    assert!(server.names("/services?search=peer").is_empty());
+
+    // Known: one of Haven's, or a term nested in the same record, which is then stored and
+    // may be named by id alone afterwards.
+    let wheelchair = haven::vocab::term_id("haven-accessibility", "wheelchair").to_string();
+    let mut known = body.clone();
+    known["attributes"] = json!([
+        {"taxonomy_term_id": samhsa_term, "taxonomy_term": {
+            "id": samhsa_term, "name": "Peer support", "description": "SAMHSA service code PEER",
+            "code": "PEER", "taxonomy": "samhsa"}},
+    ]);
+    known["service_at_locations"][0]["location"]["attributes"] =
+        json!([{"taxonomy_term_id": wheelchair}]);
+    let (status, created) = server.send("POST", "/services", Some(&a), Some(&known));
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (status, patched) = server.send(
+        "PATCH",
+        &format!("/services/{id}"),
+        Some(&a),
+        Some(&json!({"attributes": [{"taxonomy_term_id": samhsa_term}]})),
+    );
+    assert_eq!(status, 200, "{patched}");
+    let (status, problem) = server.send(
+        "PATCH",
+        &format!("/services/{id}"),
+        Some(&a),
+        Some(&json!({"attributes": [{"taxonomy_term_id": unknown}]})),
+    );
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(
+        problem["errors"][0]["field"],
+        "attributes[0].taxonomy_term_id"
+    );
+    let (_, stored) = server.send("GET", &format!("/services/{id}"), None, None);
+    assert_eq!(stored["attributes"][0]["taxonomy_term_id"], samhsa_term);
+}

@@ -377,6 +377,13 @@ pub fn put_term(conn: &mut DbConnection, term: &TaxonomyTerm) -> anyhow::Result<
     Ok(())
 }
 
+/// Whether a taxonomy term with this id (in any case) is stored.
+pub fn term_exists(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
+    let mut q = Sql::prepared("SELECT count(*) AS n FROM taxonomy_term WHERE lower(id) = ");
+    q.bind(id.to_ascii_lowercase());
+    Ok(q.count(conn)? > 0)
+}
+
 /// Keeps the taxonomy terms (and taxonomies) that attributes bring, except Haven's own, whose
 /// definitions are fixed.
 fn put_terms(conn: &mut DbConnection, attributes: &[&Attribute]) -> anyhow::Result<()> {

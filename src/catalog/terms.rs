@@ -1,4 +1,4 @@
-//! Haven's terms named by taxonomy and code.
+//! Terms as attributes name them: Haven's by taxonomy and code, any by a known id.
 //!
 //! The contract lets an attribute name one of Haven's terms by `taxonomy_term.taxonomy` and
 //! `taxonomy_term.code` alone (`{"taxonomy": "haven-services", "code": "HR01"}`). HSDS requires
@@ -6,11 +6,91 @@
 //! from Haven's definition, wherever its attribute is nested, and the attribute gets the term's
 //! id as `taxonomy_term_id` if it has none. A term with an id of its own, or of another
 //! taxonomy, is kept as it comes; a code Haven's taxonomy does not have is refused by name.
+//!
+//! An attribute may also name a term by `taxonomy_term_id` alone, if the term is known: one
+//! of Haven's, one stored (`GET /taxonomy_terms`), or one the same record nests. A write that
+//! names any other is refused by name rather than stored pointing at nothing.
+
+use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use crate::error::FieldError;
+use crate::catalog::store;
+use crate::db::DbConnection;
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::hsds::model::{Attribute, Location, Organization, Service};
 use crate::vocab::VOCABULARIES;
+
+/// A record's attributes, each with its field path.
+pub type Attributes<'a> = Vec<(String, &'a Attribute)>;
+
+fn listed<'a>(into: &mut Attributes<'a>, at: &str, attributes: &'a [Attribute]) {
+    for (i, a) in attributes.iter().enumerate() {
+        into.push((format!("{at}attributes[{i}]"), a));
+    }
+}
+
+/// A location's attributes; `at` is its path, with a trailing dot, or empty.
+pub fn of_location<'a>(location: &'a Location, at: &str) -> Attributes<'a> {
+    let mut all = vec![];
+    listed(&mut all, at, &location.attributes);
+    all
+}
+
+pub fn of_organization(org: &Organization) -> Attributes<'_> {
+    let mut all = vec![];
+    listed(&mut all, "", &org.attributes);
+    all
+}
+
+/// A fully nested service's attributes, its organisation's and those of its
+/// service_at_locations and their locations included.
+pub fn of_service(service: &Service) -> Attributes<'_> {
+    let mut all = vec![];
+    listed(&mut all, "", &service.attributes);
+    if let Some(org) = &service.organization {
+        listed(&mut all, "organization.", &org.attributes);
+    }
+    for (i, sal) in service.service_at_locations.iter().enumerate() {
+        let at = format!("service_at_locations[{i}].");
+        listed(&mut all, &at, &sal.attributes);
+        if let Some(location) = &sal.location {
+            all.extend(of_location(location, &format!("{at}location.")));
+        }
+    }
+    all
+}
+
+/// Refuses, naming each, the attributes that name by `taxonomy_term_id` alone a term that is
+/// not known (see the module's note).
+pub fn check_known(conn: &mut DbConnection, attributes: &Attributes) -> ApiResult<()> {
+    let nested: HashSet<String> = attributes
+        .iter()
+        .filter_map(|(_, a)| a.taxonomy_term.as_ref())
+        .map(|t| t.id.to_ascii_lowercase())
+        .collect();
+    let mut errors = vec![];
+    for (at, a) in attributes {
+        let Some(id) = a.taxonomy_term_id.as_deref() else {
+            continue;
+        };
+        let known = VOCABULARIES.term_by_id(id).is_some()
+            || nested.contains(&id.to_ascii_lowercase())
+            || store::term_exists(conn, id)?;
+        if !known {
+            errors.push(FieldError::new(
+                format!("{at}.taxonomy_term_id"),
+                "is not a known taxonomy term: name one of GET /taxonomy_terms, or nest the \
+                 term in taxonomy_term",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(errors))
+    }
+}
 
 /// Completes every Haven term named by taxonomy and code in `record` (a service, location or
 /// organisation as JSON). Returns a problem for each code Haven does not know.

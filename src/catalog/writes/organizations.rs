@@ -62,6 +62,7 @@ fn stored(conn: &mut DbConnection, id: &str) -> ApiResult<Organization> {
 }
 
 fn save(conn: &mut DbConnection, org: &Organization) -> ApiResult<Organization> {
+    crate::catalog::terms::check_known(conn, &crate::catalog::terms::of_organization(org))?;
     store::write_organization(conn, org)?;
     stored(conn, &org.id)
 }

@@ -94,6 +94,7 @@ pub fn owned(conn: &mut DbConnection, id: &str, org: &str) -> ApiResult<Service>
 
 /// Stores `service` and reads it back as stored.
 pub fn save(conn: &mut DbConnection, service: &Service) -> ApiResult<Service> {
+    crate::catalog::terms::check_known(conn, &crate::catalog::terms::of_service(service))?;
     store::put_service(conn, service)?;
     store::services(conn, std::slice::from_ref(&service.id))?
         .pop()
