@@ -286,6 +286,26 @@ fn meta_endpoints_cors_and_docs() {
     assert_eq!(root["version"], "3.0");
     assert_eq!(root["openapi_url"], format!("{}/openapi.json", server.base));
     assert!(root["profile"].as_str().unwrap().starts_with("http"));
+    // A proxy's word on the public address is taken only from a trusted proxy.
+    let forwarded = |server: &TestServer| -> Value {
+        reqwest::blocking::Client::new()
+            .get(format!("{}/", server.base))
+            .header("X-Forwarded-Host", "elsewhere.example")
+            .header("X-Forwarded-Proto", "https")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    assert_eq!(
+        forwarded(&server)["openapi_url"],
+        format!("{}/openapi.json", server.base)
+    );
+    let behind_proxy = TestServer::start_with(&[("HAVEN_TRUST_FORWARDED_FOR", "true")]);
+    assert_eq!(
+        forwarded(&behind_proxy)["openapi_url"],
+        "https://elsewhere.example/openapi.json"
+    );
     let profile = server.json("/profile");
     assert_eq!(profile["taxonomies"].as_array().unwrap().len(), 6);
     assert_eq!(server.json("/healthz")["status"], "ok");

@@ -20,12 +20,25 @@ pub struct ApiInfo {
     pub openapi_url: String,
 }
 
-/// The public base URL: configured, or else the scheme and host the request came in on.
+/// The public base URL: configured, or else the scheme and host the request came in on. What
+/// a proxy says of them (`Forwarded`, `X-Forwarded-Host`, `-Proto`) is believed only behind a
+/// trusted one, as for client addresses: anyone else could make the answer point elsewhere.
 fn base_url(state: &AppState, req: &HttpRequest) -> String {
-    state.config.public_url.clone().unwrap_or_else(|| {
+    if let Some(url) = &state.config.public_url {
+        return url.clone();
+    }
+    if state.config.trust_forwarded_for {
         let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
-    })
+        return format!("{}://{}", info.scheme(), info.host());
+    }
+    let config = req.app_config();
+    let scheme = if config.secure() { "https" } else { "http" };
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_else(|| config.host());
+    format!("{scheme}://{host}")
 }
 
 /// Information about this API and its relationship with HSDS.
