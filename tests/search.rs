@@ -456,6 +456,60 @@ fn open_now_and_open_at_respect_local_time_and_daylight_saving() {
 }
 
 #[test]
+fn an_online_place_reads_its_hours_in_the_zone_of_the_services_other_places() {
+    // A group that meets in Charlottesville and, on Monday evenings, online: the online
+    // meeting's hours are the organiser's wall-clock times (America/New_York).
+    let online = |name: &str, at: Option<(f64, f64)>, timezone: Option<f64>| {
+        let mut f = Fixture::new(name);
+        if let Some((lat, lon)) = at {
+            f = f.at(lat, lon);
+        }
+        let mut service = f.build();
+        let mut schedule = json!({
+            "id": common::id(&format!("schedule/{name}")),
+            "freq": "WEEKLY", "byday": "MO", "opens_at": "19:00", "closes_at": "20:30",
+        });
+        if let Some(hours) = timezone {
+            schedule["timezone"] = json!(hours);
+        }
+        let lid = common::id(&format!("online/{name}"));
+        let sal = json!({
+            "id": common::id(&format!("online sal/{name}")),
+            "service_id": f.id(),
+            "location_id": lid,
+            "schedules": [schedule],
+            "location": {"id": lid, "location_type": "virtual", "name": "Video call"},
+        });
+        let sals = service["service_at_locations"].as_array().cloned();
+        service["service_at_locations"] = json!([sals.unwrap_or_default(), vec![sal]].concat());
+        service
+    };
+    let server = TestServer::with(&[
+        online("with a meeting room", Some((LAT, LON)), None),
+        online("online only", None, None),
+        online("online with an offset", None, Some(-5.0)),
+    ]);
+    // Monday 2 November 2026, 19:30 EST.
+    let at = "open_at=2026-11-03T00:30:00Z";
+    assert_eq!(
+        sorted(server.names(&format!("/services?{at}"))),
+        ["online with an offset", "with a meeting room"]
+    );
+    let page = server.json(&format!("/service_at_locations?{at}"));
+    let places: Vec<&str> = page["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["location"]["location_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(places, ["virtual", "virtual"]);
+    // An hour later the meeting is over.
+    assert!(server
+        .names("/services?open_at=2026-11-03T01:45:00Z")
+        .is_empty());
+}
+
+#[test]
 fn keyword_search_uses_the_full_text_index() {
     let server = TestServer::with(&[
         Fixture::new("Needle exchange")

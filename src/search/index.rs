@@ -129,8 +129,16 @@ fn effective_hours<'a>(
         .unwrap_or_default()
 }
 
-/// The search entries of a fully nested service. `time_zone` finds a location's zone.
+/// The search entries of a fully nested service. `time_zone` finds a location's zone. A place
+/// with none (online, by phone: no coordinates) reads its hours in the zone of the service's
+/// first place that has one, as the organiser's wall-clock times; with none at all, only a
+/// schedule's own `timezone` offset can say when it is open.
 pub fn entries(service: &Service, time_zone: impl Fn(&Location) -> Option<String>) -> Vec<Entry> {
+    let service_zone = service
+        .service_at_locations
+        .iter()
+        .filter_map(|sal| sal.location.as_ref())
+        .find_map(&time_zone);
     let mut base = Masks::default();
     base.add(&service.attributes);
     let mut fees: Vec<f64> = service
@@ -204,7 +212,9 @@ pub fn entries(service: &Service, time_zone: impl Fn(&Location) -> Option<String
             status: service.status.clone(),
             latitude: point.map(|p| p.0),
             longitude: point.map(|p| p.1),
-            time_zone: location.and_then(&time_zone),
+            time_zone: location
+                .and_then(&time_zone)
+                .or_else(|| service_zone.clone()),
             service_types: masks.service_types,
             cost: masks.cost,
             accessibility: masks.accessibility,
