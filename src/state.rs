@@ -42,7 +42,7 @@ impl AppState {
             keyring: Keyring::from_config(&config)?,
             nearby: config
                 .search_memory
-                .then(|| Arc::new(Nearby::new(config.render_cache))),
+                .then(|| Arc::new(Nearby::new(config.render_cache, config.search_follow))),
             metrics: Arc::new(Metrics::new()),
             limits: Arc::new(RateLimits::new(&config)),
             stopping: tokio::sync::watch::Sender::new(false),
@@ -60,7 +60,11 @@ impl AppState {
         let pool = self.pool.clone();
         web::block(move || {
             let mut conn = pool.get()?;
-            work(&mut conn)
+            let done = work(&mut conn);
+            if done.is_err() {
+                crate::db::failed();
+            }
+            done
         })
         .await?
     }

@@ -253,6 +253,57 @@ fn a_database_outage_is_a_503_and_heals_itself() {
     assert_eq!(status, 201, "{body}");
 }
 
+/// The server closes connections the pool holds (an idle timeout, a restart, an operator):
+/// one that sat idle is tested before it is handed out and replaced, so no request sees the
+/// failure; one closed right after it worked fails the request using it (a 503, as in an
+/// outage), is tested before its next use, and is replaced.
+#[test]
+fn connections_the_database_closed_are_replaced() {
+    let db = TestDb::new();
+    if !db.is_postgres() {
+        eprintln!("skipped: needs HAVEN_TEST_DATABASE_URL (PostgreSQL)");
+        return;
+    }
+    let url = db.url.clone();
+    let server = TestServer::start_on(db, &[]);
+    let p = Partners::new(&server);
+    let one = format!("/services/{}", p.service);
+    let close_all = || {
+        let mut conn = haven::db::Manager::new(&url).unwrap().open().unwrap();
+        haven::db::Sql::new(
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .count(&mut conn)
+        .unwrap()
+    };
+    for _ in 0..3 {
+        assert_eq!(server.get(&one).status(), 200);
+    }
+    assert!(close_all() > 0);
+    std::thread::sleep(Duration::from_millis(1_200));
+    for _ in 0..5 {
+        assert_eq!(
+            server.get(&one).status(),
+            200,
+            "an idle connection was not replaced"
+        );
+    }
+
+    assert!(close_all() > 0);
+    let statuses: Vec<u16> = (0..12)
+        .map(|_| server.get(&one).status().as_u16())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[statuses.len() - 4..].iter().all(|s| *s == 200),
+        "not replaced: {statuses:?}"
+    );
+}
+
 /// Several instances starting at once on a fresh database each migrate it; they must not
 /// trip over each other.
 #[test]

@@ -18,7 +18,6 @@ use std::thread::JoinHandle;
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Text};
 use diesel::QueryResult;
-use r2d2::ManageConnection;
 
 use super::{Backend, DbConnection, Manager, Sql};
 
@@ -66,7 +65,7 @@ impl Checkpointer {
             return Ok(None);
         };
         // Opened as the pool opens its connections.
-        let Ok(other) = Manager::new(&format!("sqlite://{path}")).and_then(|m| Ok(m.connect()?))
+        let Ok(other) = Manager::new(&format!("sqlite://{path}")).and_then(|m| Ok(m.open()?))
         else {
             return Ok(None);
         };

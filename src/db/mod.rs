@@ -3,7 +3,9 @@
 //! The backend is picked from the URL scheme. Migrations for both live in `migrations/`, are
 //! embedded in the binary, and run at start and on `haven migrate`.
 
-use std::time::Duration;
+use std::cell::Cell;
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use diesel::connection::SimpleConnection;
@@ -25,6 +27,47 @@ pub enum DbConnection {
 
 pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+/// A pooled connection, with when it last proved to work.
+///
+/// The pool used to test every connection it handed out with a `SELECT 1`: on PostgreSQL a
+/// round trip per request, which held a near-here search at a million services to 4,600–5,400
+/// requests a second instead of 11,100–11,300. Now a connection is tested when it is handed
+/// out only if it has not worked within `TRUSTED` (it sat idle, and the server may have
+/// closed it) or its last user failed (`failed`); one that fails the test is replaced.
+pub struct Checked {
+    conn: DbConnection,
+    worked: Option<Instant>,
+}
+
+impl Deref for Checked {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for Checked {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+/// How long a connection that worked is trusted without a test.
+const TRUSTED: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// Set when the work done with a connection on this thread failed, for the pool to test
+    /// it before it is used again: an error may mean the server went away.
+    static FAILED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Notes that the work with the connection this thread holds failed; call before giving the
+/// connection back (dropping it).
+pub fn failed() {
+    FAILED.with(|f| f.set(true));
+}
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -83,10 +126,44 @@ impl Manager {
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Checked;
     type Error = ConnectionError;
 
-    fn connect(&self) -> Result<DbConnection, ConnectionError> {
+    fn connect(&self) -> Result<Checked, ConnectionError> {
+        Ok(Checked {
+            conn: self.open()?,
+            worked: Some(Instant::now()),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Checked) -> Result<(), ConnectionError> {
+        if conn.worked.is_some_and(|at| at.elapsed() < TRUSTED) {
+            return Ok(());
+        }
+        conn.conn
+            .batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        conn.worked = Some(Instant::now());
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut Checked) -> bool {
+        // A panic may have left it inside a transaction.
+        if std::thread::panicking() {
+            return true;
+        }
+        conn.worked = if FAILED.with(|f| f.replace(false)) {
+            None
+        } else {
+            Some(Instant::now())
+        };
+        false
+    }
+}
+
+impl Manager {
+    /// A connection with the settings each backend needs, outside the pool.
+    pub fn open(&self) -> Result<DbConnection, ConnectionError> {
         match self.backend {
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(sqlite_path(&self.url))?;
@@ -103,15 +180,6 @@ impl r2d2::ManageConnection for Manager {
             }
             Backend::Postgres => Ok(DbConnection::Postgres(PgConnection::establish(&self.url)?)),
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(ConnectionError::CouldntSetupConfiguration)
-    }
-
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
     }
 }
 
