@@ -44,6 +44,9 @@ pub struct Config {
     pub search_memory: bool,
     /// Search items kept rendered (with `search_memory`).
     pub render_cache: usize,
+    /// How long a search may go without asking the database whether another instance (or an
+    /// import) changed the directory (with `search_memory`).
+    pub search_follow: std::time::Duration,
     /// Delivery attempts per webhook event before it is marked failed.
     pub webhook_max_attempts: i64,
     /// The first retry delay in milliseconds; each retry doubles it (with jitter), up to the cap.
@@ -169,6 +172,13 @@ impl Config {
             0,
             10_000_000,
         )? as usize;
+        let search_follow = std::time::Duration::from_millis(whole(
+            "HAVEN_SEARCH_FOLLOW_MS",
+            get("HAVEN_SEARCH_FOLLOW_MS"),
+            100,
+            0,
+            1_000,
+        )? as u64);
         let webhook_allow_private = parse_bool(
             "HAVEN_WEBHOOK_ALLOW_PRIVATE",
             get("HAVEN_WEBHOOK_ALLOW_PRIVATE"),
@@ -266,6 +276,7 @@ impl Config {
             webhook_allow_private,
             search_memory,
             render_cache,
+            search_follow,
             webhook_max_attempts,
             webhook_backoff_ms,
             webhook_backoff_max_ms,

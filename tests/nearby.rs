@@ -29,10 +29,14 @@ fn body(name: &str, lat: f64, lon: f64) -> Value {
     )
 }
 
-/// Two instances over one database, and a staff token of a partner organisation.
+/// Two instances over one database, and a staff token of a partner organisation. Each asks
+/// the database for changes before every search (`HAVEN_SEARCH_FOLLOW_MS=0`), so a write
+/// through one is found by the other at once, as these tests check; by default within a
+/// tenth of a second (`a_write_is_found_here_at_once_and_elsewhere_within_a_second`).
 fn two_instances() -> (TestServer, TestServer, String) {
-    let a = TestServer::start();
-    let b = a.beside(&[]);
+    let strict = [("HAVEN_SEARCH_FOLLOW_MS", "0")];
+    let a = TestServer::start_with(&strict);
+    let b = a.beside(&strict);
     a.user("admin@haven.example", "admin", None);
     let admin = a.token("admin@haven.example");
     let org = json!({"id": ORG, "name": "Org", "description": "A partner."});
@@ -139,6 +143,45 @@ fn a_write_through_one_instance_is_found_by_another_at_once() {
     a.import(&[Fixture::new("Imported drop-in").at(51.5, -0.121).build()]);
     assert_eq!(ids(&b.json(&near(51.5, -0.12))).len(), 1);
     assert_eq!(b.state.nearby.as_ref().unwrap().rows(), 1);
+}
+
+#[test]
+fn a_write_is_found_here_at_once_and_elsewhere_within_a_second() {
+    // The default: an instance asks the database for changes at most every 100 ms between its
+    // own writes, and at once after one.
+    let a = TestServer::start();
+    let b = a.beside(&[]);
+    a.user("admin@haven.example", "admin", None);
+    let admin = a.token("admin@haven.example");
+    let org = json!({"id": ORG, "name": "Org", "description": "A partner."});
+    assert_eq!(
+        a.send("POST", "/organizations", Some(&admin), Some(&org)).0,
+        201
+    );
+    a.user("staff@org.example", "staff", Some(ORG));
+    let staff = a.token("staff@org.example");
+    let place = near(51.5, -0.12);
+    for server in [&a, &b] {
+        assert!(ids(&server.json(&place)).is_empty());
+    }
+    for round in 0..5 {
+        // Searched just before the write, so that neither instance has asked lately.
+        for server in [&a, &b] {
+            assert_eq!(ids(&server.json(&place)).len(), round);
+        }
+        add(&a, &staff, &format!("Drop-in {round}"), 51.5, -0.12);
+        // Here: at once.
+        assert_eq!(ids(&a.json(&place)).len(), round + 1, "round {round}");
+        // There: within a second.
+        let asked = std::time::Instant::now();
+        while ids(&b.json(&place)).len() != round + 1 {
+            assert!(
+                asked.elapsed() < std::time::Duration::from_secs(1),
+                "round {round}: not found through the other instance within a second"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
 }
 
 #[test]

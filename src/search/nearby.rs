@@ -29,6 +29,7 @@
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -638,6 +639,9 @@ impl Grid {
 #[derive(Default)]
 struct Cursor {
     loaded: bool,
+    /// When the database last said the index had every change (asked then), and how many of
+    /// this instance's writes had ended by that time.
+    confirmed: Option<(Instant, u64)>,
     /// The highest sequence number applied.
     seen: i64,
     /// Numbers below `seen` not yet seen, with when they were first missed.
@@ -714,6 +718,15 @@ pub struct Nearby {
     /// Names of rows read for pages, each forgotten when its row changes.
     names: Mutex<Names>,
     cursor: Mutex<Cursor>,
+    /// Writes through this instance that have ended (`wrote`).
+    writes: AtomicU64,
+    /// How long a check that the index holds every committed change stands for the searches
+    /// that follow on this instance (`HAVEN_SEARCH_FOLLOW_MS`). Asking the database for its
+    /// newest change before every search cost a round trip per search on PostgreSQL. A write
+    /// through this instance is seen by its next search at once (`wrote`); one through another
+    /// instance, or `haven import`, within this time, inside the second the index must follow
+    /// writes in.
+    follow: Duration,
     /// Search items already rendered, forgotten as their services change.
     pub rendered: Rendered,
 }
@@ -792,16 +805,36 @@ struct Match {
 }
 
 impl Nearby {
-    /// An empty index (loaded on first use) that keeps up to `rendered` search items.
-    pub fn new(rendered: usize) -> Nearby {
+    /// An empty index (loaded on first use) that keeps up to `rendered` search items and asks
+    /// for changes at least every `follow` (see the field).
+    pub fn new(rendered: usize, follow: Duration) -> Nearby {
         Nearby {
             grid: RwLock::default(),
             kept: Mutex::default(),
             answers: Answers::default(),
             names: Mutex::default(),
             cursor: Mutex::default(),
+            writes: AtomicU64::new(0),
+            follow,
             rendered: Rendered::new(rendered),
         }
+    }
+
+    /// Notes that a write through this instance has committed, so that the next search asks
+    /// the database for changes however recently it last asked.
+    pub fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether the database said, within `follow` and since this instance's last write, that
+    /// the index had every change.
+    fn fresh(&self, cursor: &Cursor) -> bool {
+        let writes = self.writes.load(Ordering::Acquire);
+        cursor.loaded
+            && cursor.gaps.is_empty()
+            && cursor
+                .confirmed
+                .is_some_and(|(at, seen)| seen == writes && at.elapsed() < self.follow)
     }
 
     /// Rows held, for logs and tests.
@@ -838,12 +871,22 @@ impl Nearby {
     /// a large batch, or when the change log was pruned past this instance.
     pub fn catch_up(&self, conn: &mut DbConnection) -> anyhow::Result<()> {
         let mut cursor = self.cursor.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.fresh(&cursor) {
+            return Ok(());
+        }
+        let asked = (Instant::now(), self.writes.load(Ordering::Acquire));
+        self.apply_changes(conn, &mut cursor)?;
+        cursor.confirmed = Some(asked);
+        Ok(())
+    }
+
+    fn apply_changes(&self, conn: &mut DbConnection, cursor: &mut Cursor) -> anyhow::Result<()> {
         let newest = newest_change(conn)?;
         if cursor.loaded && newest <= cursor.seen && cursor.gaps.is_empty() {
             return Ok(());
         }
-        if !cursor.loaded || newest - cursor.seen > RELOAD_AFTER || pruned_past(conn, &cursor)? {
-            return self.reload(conn, &mut cursor);
+        if !cursor.loaded || newest - cursor.seen > RELOAD_AFTER || pruned_past(conn, cursor)? {
+            return self.reload(conn, cursor);
         }
         let mut q = Sql::new("SELECT seq, service_id FROM search_change WHERE seq > ");
         q.bind(cursor.seen);
@@ -880,6 +923,9 @@ impl Nearby {
         let cursor = self.cursor.lock().unwrap_or_else(PoisonError::into_inner);
         if !cursor.loaded || !cursor.gaps.is_empty() {
             return Ok(false);
+        }
+        if self.fresh(&cursor) {
+            return Ok(true);
         }
         Ok(newest_change(conn)? <= cursor.seen)
     }
@@ -1731,7 +1777,7 @@ mod tests {
             lat: 40.0,
             lon: -75.0,
         };
-        let nearby = Nearby::new(0);
+        let nearby = Nearby::new(0, Duration::ZERO);
         let mut rng = Lcg(7);
         let mut rows = Vec::new();
         for id in 0..9_000 {

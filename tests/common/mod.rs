@@ -179,6 +179,10 @@ impl TestServer {
         let text: String = services.iter().map(|s| format!("{s}\n")).collect();
         let mut conn = self.state.pool.get().unwrap();
         let report = haven::catalog::import::import(&mut conn, text.as_bytes(), |_| {}).unwrap();
+        // As a write through this server would, so that its next search looks for it at once.
+        if let Some(index) = &self.state.nearby {
+            index.wrote();
+        }
         assert!(
             report.rejected.is_empty(),
             "rejected: {:?}",
