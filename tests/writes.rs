@@ -700,3 +700,52 @@ fn a_term_named_by_id_alone_must_be_known() {
     let (_, stored) = server.send("GET", &format!("/services/{id}"), None, None);
     assert_eq!(stored["attributes"][0]["taxonomy_term_id"], samhsa_term);
 }
+
+#[test]
+fn a_confidential_location_stays_so_unless_a_write_says_otherwise() {
+    let server = server();
+    let a = server.token("a@a.example");
+    let body = json!({
+        "name": "Women's shelter intake",
+        "description": "Safe beds.",
+        "status": "active",
+        "service_at_locations": [{"location": {
+            "name": "Shelter", "location_type": "physical", "confidential": true,
+            "latitude": 38.031234, "longitude": -78.481234,
+            "addresses": [{"address_1": "10 Hidden Lane", "city": "Charlottesville",
+                "state_province": "VA", "postal_code": "22903", "country": "US",
+                "address_type": "physical"}]
+        }}]
+    });
+    let (status, created) = server.send("POST", "/services", Some(&a), Some(&body));
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let location_id = created["service_at_locations"][0]["location"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let public = |server: &TestServer| server.json(&format!("/locations/{location_id}"));
+    let hidden = |l: &Value| l.get("addresses").is_none() && l["latitude"] == 38.03;
+
+    // A tool that drops extension fields writes the service back without the flag.
+    let mut dropped = created.clone();
+    dropped["service_at_locations"][0]["location"]
+        .as_object_mut()
+        .unwrap()
+        .remove("confidential");
+    let (status, body) = server.send("PUT", &format!("/services/{id}"), Some(&a), Some(&dropped));
+    assert_eq!(status, 200, "{body}");
+    assert!(hidden(&public(&server)), "{}", public(&server));
+    // The location itself, likewise.
+    let mut location = dropped["service_at_locations"][0]["location"].clone();
+    let path = format!("/locations/{location_id}");
+    let (status, body) = server.send("PUT", &path, Some(&a), Some(&location));
+    assert_eq!(status, 200, "{body}");
+    assert!(hidden(&public(&server)));
+    // Only an explicit false makes it public.
+    location["confidential"] = json!(false);
+    let (status, body) = server.send("PUT", &path, Some(&a), Some(&location));
+    assert_eq!(status, 200, "{body}");
+    let shown = public(&server);
+    assert_eq!(shown["addresses"][0]["address_1"], "10 Hidden Lane");
+}

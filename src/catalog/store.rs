@@ -377,6 +377,15 @@ pub fn put_term(conn: &mut DbConnection, term: &TaxonomyTerm) -> anyhow::Result<
     Ok(())
 }
 
+/// Whether the stored location with this id is confidential.
+pub fn is_confidential(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
+    let Some(row) = docs(conn, "location", &[id.to_string()])?.pop() else {
+        return Ok(false);
+    };
+    let doc: Value = serde_json::from_str(&row.doc).context("stored JSON")?;
+    Ok(doc.get("confidential") == Some(&Value::Bool(true)))
+}
+
 /// Whether a taxonomy term with this id (in any case) is stored.
 pub fn term_exists(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
     let mut q = Sql::prepared("SELECT count(*) AS n FROM taxonomy_term WHERE lower(id) = ");

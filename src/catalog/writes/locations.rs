@@ -54,6 +54,9 @@ fn owned(conn: &mut DbConnection, id: &str, org: &str) -> ApiResult<Location> {
 
 fn save(conn: &mut DbConnection, location: &Location) -> ApiResult<Location> {
     crate::catalog::terms::check_known(conn, &crate::catalog::terms::of_location(location, ""))?;
+    let mut location = location.clone();
+    super::keep_confidential(conn, &mut location)?;
+    let location = &location;
     store::write_location(conn, location)?;
     stored(conn, &location.id)
 }

@@ -136,6 +136,21 @@ pub fn fill_ids(map: &mut Map<String, Value>) {
     }
 }
 
+/// Keeps a stored location confidential when a write leaves `confidential` out: an HSDS tool
+/// that drops extension fields, or a service body copied from a public read, must not make a
+/// shelter's address public. Only `"confidential": false` does.
+pub fn keep_confidential(
+    conn: &mut crate::db::DbConnection,
+    location: &mut crate::hsds::model::Location,
+) -> ApiResult<()> {
+    if location.confidential.is_none()
+        && crate::catalog::store::is_confidential(conn, &location.id)?
+    {
+        location.confidential = Some(true);
+    }
+    Ok(())
+}
+
 /// The stored object with a merge patch applied, as a body to validate like any other.
 pub fn merged(current: &impl Serialize, patch: &Value) -> ApiResult<Map<String, Value>> {
     let mut value = serde_json::to_value(current).map_err(|e| ApiError::Internal(e.into()))?;

@@ -95,6 +95,15 @@ pub fn owned(conn: &mut DbConnection, id: &str, org: &str) -> ApiResult<Service>
 /// Stores `service` and reads it back as stored.
 pub fn save(conn: &mut DbConnection, service: &Service) -> ApiResult<Service> {
     crate::catalog::terms::check_known(conn, &crate::catalog::terms::of_service(service))?;
+    let mut service = service.clone();
+    for location in service
+        .service_at_locations
+        .iter_mut()
+        .filter_map(|sal| sal.location.as_mut())
+    {
+        super::keep_confidential(conn, location)?;
+    }
+    let service = &service;
     store::put_service(conn, service)?;
     store::services(conn, std::slice::from_ref(&service.id))?
         .pop()
