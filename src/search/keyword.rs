@@ -15,11 +15,13 @@
 //! near-here index holds, so those are counted by the database.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryableByName;
 
 use crate::db::{Backend, DbConnection, Sql};
+use crate::search::answers::Key;
 use crate::search::filters::Search;
 use crate::search::nearby::Nearby;
 use crate::search::query::{self, Hit, Unit, Window};
@@ -138,7 +140,9 @@ pub fn page(
     page: i64,
     per_page: i64,
 ) -> anyhow::Result<Option<(Vec<Hit>, i64)>> {
-    let texts = matching_texts(conn, s)?;
+    let texts = index
+        .answers
+        .texts_or(Key::texts(s), || matching_texts(conn, s).map(Arc::new))?;
     let Some(total) = index.count_texts(&texts, &s.statuses) else {
         return Ok(None);
     };
