@@ -135,7 +135,6 @@ pub fn app(
         // included; the request id and metrics see the final status.
         .wrap(from_fn(crate::limits::guard))
         .wrap(from_fn(head_as_get))
-        .wrap(from_fn(note_writes))
         // The contract promises `Access-Control-Allow-Origin: *` on public reads. CORS sends it
         // only when a request names its Origin, as browsers do; this sends it to every caller,
         // a partner's script included, on every answer. Bearer tokens are not cookies, so the
@@ -205,23 +204,6 @@ fn unrouted(req: &HttpRequest, allowed: &HashMap<String, String>) -> HttpRespons
         )
         .error_response(),
     }
-}
-
-/// Tells the near-here index when a request that may have written has been answered (its
-/// transaction is over by then), so this instance's next search sees the write at once.
-async fn note_writes(
-    req: ServiceRequest,
-    next: actix_web::middleware::Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let safe = req.method().is_safe();
-    let index = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|state| state.nearby.clone());
-    let res = next.call(req).await;
-    if let (false, Some(index)) = (safe, index) {
-        index.wrote();
-    }
-    res
 }
 
 /// HTTP asks every server to answer `HEAD` as it answers `GET`, without the body: the request

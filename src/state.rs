@@ -9,7 +9,7 @@ use crate::auth::jwt::Keys;
 use crate::config::Config;
 use crate::crypto::Keyring;
 use crate::db::{DbConnection, Pool};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::limits::RateLimits;
 use crate::observe::Metrics;
 use crate::search::nearby::Nearby;
@@ -58,10 +58,18 @@ impl AppState {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let nearby = self.nearby.clone();
         web::block(move || {
+            crate::db::wrote();
             let mut conn = pool.get()?;
             let done = work(&mut conn);
-            if done.is_err() {
+            // Committed by now: this instance's next search looks for the change at once.
+            if let (true, Some(index)) = (crate::db::wrote(), &nearby) {
+                index.wrote();
+            }
+            // The database may have gone away: the pool tests the connection before its
+            // next use.
+            if matches!(done, Err(ApiError::Internal(_) | ApiError::Unavailable(_))) {
                 crate::db::failed();
             }
             done

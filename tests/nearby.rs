@@ -147,9 +147,10 @@ fn a_write_through_one_instance_is_found_by_another_at_once() {
 
 #[test]
 fn a_write_is_found_here_at_once_and_elsewhere_within_a_second() {
-    // The default: an instance asks the database for changes at most every 100 ms between its
-    // own writes, and at once after one.
-    let a = TestServer::start();
+    // An instance asks the database for changes at most every HAVEN_SEARCH_FOLLOW_MS between
+    // its own writes, and at once after one: `a` waits a whole second, so only its own write
+    // can make it look at once; `b` has the default.
+    let a = TestServer::start_with(&[("HAVEN_SEARCH_FOLLOW_MS", "1000")]);
     let b = a.beside(&[]);
     a.user("admin@haven.example", "admin", None);
     let admin = a.token("admin@haven.example");
@@ -165,7 +166,8 @@ fn a_write_is_found_here_at_once_and_elsewhere_within_a_second() {
         assert!(ids(&server.json(&place)).is_empty());
     }
     for round in 0..5 {
-        // Searched just before the write, so that neither instance has asked lately.
+        // Searched just before the write, so that each instance has just asked and would not
+        // ask again for a while.
         for server in [&a, &b] {
             assert_eq!(ids(&server.json(&place)).len(), round);
         }

@@ -69,6 +69,16 @@ pub fn failed() {
     FAILED.with(|f| f.set(true));
 }
 
+thread_local! {
+    /// Set when a `write` on this thread committed (or, nested, ended well).
+    static WROTE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a `write` on this thread has ended well since the last call.
+pub fn wrote() -> bool {
+    WROTE.with(|w| w.replace(false))
+}
+
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
@@ -236,7 +246,9 @@ where
         DbConnection::Postgres(_) => false,
     };
     if !outermost_sqlite {
-        return conn.transaction(work);
+        let result = conn.transaction(work);
+        WROTE.with(|w| w.set(w.get() || result.is_ok()));
+        return result;
     }
     if let DbConnection::Sqlite(c) = conn {
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
@@ -248,6 +260,7 @@ where
             Err(_) => AnsiTransactionManager::rollback_transaction(c)?,
         }
     }
+    WROTE.with(|w| w.set(w.get() || result.is_ok()));
     result
 }
 
