@@ -699,6 +699,33 @@ fn a_term_named_by_id_alone_must_be_known() {
     );
     let (_, stored) = server.send("GET", &format!("/services/{id}"), None, None);
     assert_eq!(stored["attributes"][0]["taxonomy_term_id"], samhsa_term);
+
+    // An import does not check; a later write that keeps such a term as it is may change the
+    // rest, and one through a service_at_location names the field as its body has it.
+    let mut imported = stored.clone();
+    imported["attributes"] = json!([{"id": common::id("attr/x"), "taxonomy_term_id": unknown}]);
+    server.import(&[imported]);
+    let (status, patched) = server.send(
+        "PATCH",
+        &format!("/services/{id}"),
+        Some(&a),
+        Some(&json!({"description": "Drop in, Mondays too."})),
+    );
+    assert_eq!(status, 200, "{patched}");
+    let sal = stored["service_at_locations"][0]["id"].as_str().unwrap();
+    let (status, problem) = server.send(
+        "PATCH",
+        &format!("/service_at_locations/{sal}"),
+        Some(&a),
+        Some(
+            &json!({"attributes": [{"taxonomy_term_id": "88888888-0000-4000-8000-000000000000"}]}),
+        ),
+    );
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(
+        problem["errors"][0]["field"],
+        "attributes[0].taxonomy_term_id"
+    );
 }
 
 #[test]

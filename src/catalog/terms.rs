@@ -61,14 +61,30 @@ pub fn of_service(service: &Service) -> Attributes<'_> {
     all
 }
 
+/// The term ids a stored record's attributes name, in lower case: a write may keep them as
+/// they are (`haven import` does not check them), whatever else it changes.
+pub fn named(attributes: &Attributes) -> HashSet<String> {
+    attributes
+        .iter()
+        .filter_map(|(_, a)| a.taxonomy_term_id.as_deref())
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
 /// Refuses, naming each, the attributes that name by `taxonomy_term_id` alone a term that is
-/// not known (see the module's note).
-pub fn check_known(conn: &mut DbConnection, attributes: &Attributes) -> ApiResult<()> {
-    let nested: HashSet<String> = attributes
+/// not known (see the module's note) and that the stored record did not name already
+/// (`stored`, from `named`).
+pub fn check_known(
+    conn: &mut DbConnection,
+    attributes: &Attributes,
+    stored: &HashSet<String>,
+) -> ApiResult<()> {
+    let mut nested: HashSet<String> = attributes
         .iter()
         .filter_map(|(_, a)| a.taxonomy_term.as_ref())
         .map(|t| t.id.to_ascii_lowercase())
         .collect();
+    nested.extend(stored.iter().cloned());
     let mut errors = vec![];
     for (at, a) in attributes {
         let Some(id) = a.taxonomy_term_id.as_deref() else {

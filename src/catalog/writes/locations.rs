@@ -53,7 +53,12 @@ fn owned(conn: &mut DbConnection, id: &str, org: &str) -> ApiResult<Location> {
 }
 
 fn save(conn: &mut DbConnection, location: &Location) -> ApiResult<Location> {
-    crate::catalog::terms::check_known(conn, &crate::catalog::terms::of_location(location, ""))?;
+    use crate::catalog::terms::{check_known, named, of_location};
+    let before = store::locations(conn, std::slice::from_ref(&location.id))?
+        .remove(&location.id)
+        .map(|l| named(&of_location(&l, "")))
+        .unwrap_or_default();
+    check_known(conn, &of_location(location, ""), &before)?;
     let mut location = location.clone();
     super::keep_confidential(conn, &mut location)?;
     let location = &location;

@@ -62,7 +62,12 @@ fn stored(conn: &mut DbConnection, id: &str) -> ApiResult<Organization> {
 }
 
 fn save(conn: &mut DbConnection, org: &Organization) -> ApiResult<Organization> {
-    crate::catalog::terms::check_known(conn, &crate::catalog::terms::of_organization(org))?;
+    use crate::catalog::terms::{check_known, named, of_organization};
+    let before = store::organizations(conn, std::slice::from_ref(&org.id))?
+        .remove(&org.id)
+        .map(|o| named(&of_organization(&o)))
+        .unwrap_or_default();
+    check_known(conn, &of_organization(org), &before)?;
     store::write_organization(conn, org)?;
     stored(conn, &org.id)
 }

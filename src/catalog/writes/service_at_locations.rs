@@ -99,7 +99,7 @@ fn write(
     let mut service =
         service_value(map, org, Some(service_id)).map_err(|e| unprefixed(e, index))?;
     check_locations(conn, &mut service, org).map_err(|e| unprefixed(e, index))?;
-    save(conn, &service)?;
+    save(conn, &service).map_err(|e| unprefixed(e, index))?;
     match id {
         Some(id) => Ok(store::service_at_locations_by_id(conn, &[id])?.pop()),
         None => Ok(None),

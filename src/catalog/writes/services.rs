@@ -94,7 +94,12 @@ pub fn owned(conn: &mut DbConnection, id: &str, org: &str) -> ApiResult<Service>
 
 /// Stores `service` and reads it back as stored.
 pub fn save(conn: &mut DbConnection, service: &Service) -> ApiResult<Service> {
-    crate::catalog::terms::check_known(conn, &crate::catalog::terms::of_service(service))?;
+    use crate::catalog::terms::{check_known, named, of_service};
+    let before = store::services(conn, std::slice::from_ref(&service.id))?
+        .pop()
+        .map(|s| named(&of_service(&s)))
+        .unwrap_or_default();
+    check_known(conn, &of_service(service), &before)?;
     let mut service = service.clone();
     for location in service
         .service_at_locations
