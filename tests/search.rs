@@ -173,8 +173,18 @@ fn terms_linked_through_a_location_find_the_service_by_term_id() {
     let ramp = Fixture::new("ramp").at(LAT, LON);
     let location = json!({"attributes": [common::attribute(
         &common::id("location/ramp"), "location", "haven-accessibility", "wheelchair")]});
+    // Offered up steps too, where the terms do not hold: found at the ramp only.
+    let mut ramp = ramp.location(location).build();
+    let steps = common::id("location/steps");
+    ramp["service_at_locations"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+        "id": common::id("sal/steps"), "service_id": Fixture::new("ramp").id(),
+        "location_id": steps, "location": {"id": steps, "location_type": "physical",
+            "name": "Steps", "latitude": LAT, "longitude": LON}}));
     let server = TestServer::with(&[
-        ramp.location(location).build(),
+        ramp,
         Fixture::new("own")
             .at(LAT, LON)
             .term("haven-accessibility", "wheelchair")

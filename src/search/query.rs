@@ -18,6 +18,7 @@ use crate::search::hours::{self, is_open};
 use crate::search::keyword;
 use crate::search::nearby::{self, Nearby};
 use crate::search::place::{bounds, distance};
+use crate::vocab::{Facet, VOCABULARIES};
 
 /// What is listed: services, or services at their locations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -206,6 +207,16 @@ fn filters(q: &mut Sql, s: &Search, unit: Unit, terms: Terms) {
             .bind(term)
             .push(of_row)
             .push(")");
+        // `service_term` lists a service's terms, its locations' included. An accessibility
+        // term holds at a place, as the `accessibility` filter reads it: a service at a
+        // wheelchair-accessible place and at one up steps is found at the first only.
+        let place = VOCABULARIES
+            .term_by_id(term)
+            .filter(|(facet, _)| *facet == Facet::Accessibility)
+            .and_then(|(facet, code)| VOCABULARIES.get(facet).bit(code));
+        if let (Unit::ServiceAtLocation, Some(bit)) = (unit, place) {
+            q.push(" AND (accessibility & ").bind(bit).push(") <> 0");
+        }
     }
     if let Some(taxonomy) = &s.taxonomy_id {
         q.push(with_text)
@@ -216,6 +227,13 @@ fn filters(q: &mut Sql, s: &Search, unit: Unit, terms: Terms) {
             .bind(taxonomy)
             .push(of_row)
             .push(")");
+        // Likewise, Haven's accessibility taxonomy at a place.
+        let accessibility = VOCABULARIES.get(Facet::Accessibility);
+        if unit == Unit::ServiceAtLocation
+            && taxonomy.eq_ignore_ascii_case(&accessibility.taxonomy_id().to_string())
+        {
+            q.push(" AND accessibility <> 0");
+        }
     }
     if let Some(after) = &s.modified_after {
         q.push(" AND updated_at >= ").bind(after);
