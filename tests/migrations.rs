@@ -324,6 +324,11 @@ fn location_terms_are_listed_and_private_postcodes_leave_search() {
     let fresh = TestServer::with(&services);
     let listed = fresh.json(&by_term)["total_items"].clone();
     assert!(!finds_hidden(&fresh.json(&by_postcode)));
+    // The check above would see the location by its id, were it listed.
+    let shown = fresh.json(&format!(
+        "/service_at_locations?postcode={postcode}&per_page=100"
+    ));
+    assert!(shown["contents"][0]["location_id"].is_string(), "{shown}");
     drop(fresh);
 
     // The rows as the code before wrote them: no terms of locations, the postcode searchable.
@@ -343,4 +348,43 @@ fn location_terms_are_listed_and_private_postcodes_leave_search() {
     });
     assert_eq!(server.json(&by_term)["total_items"], listed);
     assert!(!finds_hidden(&server.json(&by_postcode)));
+}
+
+#[test]
+fn an_online_place_takes_its_services_time_zone() {
+    // Meets in Charlottesville and, on Monday evenings, online.
+    let mut service = common::Fixture::new("group").at(38.03, -78.48).build();
+    let online = id("sal/online");
+    let lid = id("location/online");
+    service["service_at_locations"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "id": online, "service_id": common::Fixture::new("group").id(), "location_id": lid,
+            "schedules": [{"id": id("schedule/online"), "freq": "WEEKLY", "byday": "MO",
+                "opens_at": "19:00", "closes_at": "20:30"}],
+            "location": {"id": lid, "location_type": "virtual", "name": "Video call"}
+        }));
+    let mut services = demo();
+    services.push(service);
+    // Monday 2 November 2026, 19:30 EST.
+    let open = "/service_at_locations?open_at=2026-11-03T00:30:00Z&per_page=100";
+    let found = |server: &TestServer| {
+        let page = server.json(open);
+        page["contents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == online.as_str())
+    };
+    assert!(found(&TestServer::with(&services)));
+    // The row as the code before wrote it: no zone.
+    let server = reads_alike_after_migrating(&services, |conn| {
+        revert_through(conn, "20261207000012");
+        let mut q =
+            Sql::new("UPDATE search_entry SET time_zone = NULL WHERE service_at_location_id = ");
+        q.bind(&online);
+        assert_eq!(q.execute(conn).unwrap(), 1);
+    });
+    assert!(found(&server));
 }
