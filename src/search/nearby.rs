@@ -897,24 +897,27 @@ impl Nearby {
         let changes = q.load::<Change>(conn)?;
         let postgres = Backend::of(conn) == Backend::Postgres;
         let now = Instant::now();
+        // The cursor moves only once the changes are applied: should that fail, the next
+        // catch-up reads them again.
+        let (mut seen, mut gaps) = (cursor.seen, cursor.gaps.clone());
         let mut services = HashSet::new();
         for c in &changes {
-            if c.seq > cursor.seen {
+            if c.seq > seen {
                 if postgres {
-                    for missing in cursor.seen + 1..c.seq {
-                        cursor.gaps.insert(missing, now);
+                    for missing in seen + 1..c.seq {
+                        gaps.insert(missing, now);
                     }
                 }
-                cursor.seen = c.seq;
+                seen = c.seq;
             } else {
-                cursor.gaps.remove(&c.seq);
+                gaps.remove(&c.seq);
             }
             services.insert(c.service_id.clone());
         }
-        cursor
-            .gaps
-            .retain(|_, since| now.duration_since(*since) < GAP_WAIT);
-        self.replace(conn, services.into_iter().collect())
+        gaps.retain(|_, since| now.duration_since(*since) < GAP_WAIT);
+        self.replace(conn, services.into_iter().collect())?;
+        (cursor.seen, cursor.gaps) = (seen, gaps);
+        Ok(())
     }
 
     /// Whether the index has applied every change committed so far (one indexed read), so a
