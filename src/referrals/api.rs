@@ -263,8 +263,8 @@ pub async fn get(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let org = caller.acting_on_record(READ)?;
     let id = path_id(&id)?;
+    let org = caller.acting_on_record(READ)?;
     let keys = state.keyring.clone();
     let referral = state
         .db(move |conn| {
@@ -299,8 +299,8 @@ pub async fn change_status(
     id: web::Path<String>,
     bytes: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let org = caller.acting_on_record(WRITE)?;
     let id = path_id(&id)?;
+    let org = caller.acting_on_record(WRITE)?;
     let change: StatusChange = private_body(&bytes)?;
     let keys = state.keyring.clone();
     let subject = caller.subject.clone();
@@ -343,8 +343,8 @@ pub async fn events(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let org = caller.acting_on_record(READ)?;
     let id = path_id(&id)?;
+    let org = caller.acting_on_record(READ)?;
     let events = state
         .db(move |conn| {
             super::visible(conn, &org, &id)?;
