@@ -827,11 +827,12 @@ impl Nearby {
     }
 
     /// Whether the database said, within `follow` and since this instance's last write, that
-    /// the index had every change.
+    /// the index had every change. Numbers still missing then (on PostgreSQL, transactions in
+    /// flight, or numbers its sequences skipped) are asked for at the next check, so a late
+    /// commit is also found within `follow`.
     fn fresh(&self, cursor: &Cursor) -> bool {
         let writes = self.writes.load(Ordering::Acquire);
         cursor.loaded
-            && cursor.gaps.is_empty()
             && cursor
                 .confirmed
                 .is_some_and(|(at, seen)| seen == writes && at.elapsed() < self.follow)
@@ -935,6 +936,12 @@ impl Nearby {
 
     /// Reloads the rows of these services from the database.
     fn replace(&self, conn: &mut DbConnection, services: Vec<String>) -> anyhow::Result<()> {
+        // Nothing changed (a catch-up that only waited for missing numbers, which PostgreSQL's
+        // sequences skip): the kept answers and items still hold. Emptying them here made
+        // every search for two minutes after such a gap ask the database again.
+        if services.is_empty() {
+            return Ok(());
+        }
         let mut rows = Vec::new();
         for chunk in services.chunks(500) {
             let mut q = Sql::new(ROW_COLUMNS);
@@ -1768,6 +1775,43 @@ mod tests {
             time_zone: None,
             hours: None,
         }
+    }
+
+    #[test]
+    fn a_catch_up_that_changed_nothing_keeps_the_kept_answers() {
+        use crate::search::answers::Key;
+        use crate::search::query::{Answer, Window};
+        let nearby = Nearby::new(0, Duration::ZERO);
+        let search = Search {
+            words: vec!["naloxone".into()],
+            ..Search::default()
+        };
+        let key = || {
+            Key::new(
+                &search,
+                Unit::Service,
+                Window::Page {
+                    page: 1,
+                    per_page: 20,
+                },
+            )
+        };
+        let answer = Answer {
+            hits: vec![],
+            total: 7,
+            from_memory: false,
+        };
+        nearby
+            .answers
+            .get_or(key(), || Ok::<_, ()>(answer))
+            .unwrap();
+        let mut conn = crate::db::Manager::new("sqlite://:memory:")
+            .unwrap()
+            .open()
+            .unwrap();
+        // What a catch-up that only waited for a missing number applies.
+        nearby.replace(&mut conn, vec![]).unwrap();
+        assert_eq!(nearby.answers.len(), 1);
     }
 
     #[test]
