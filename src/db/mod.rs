@@ -158,8 +158,17 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut Checked) -> bool {
-        // A panic may have left it inside a transaction.
-        if std::thread::panicking() {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        // A panic, or a transaction that failed to end, may have left it inside one.
+        let status = match &mut conn.conn {
+            DbConnection::Postgres(c) => {
+                AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
+            }
+            DbConnection::Sqlite(c) => {
+                AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
+            }
+        };
+        if std::thread::panicking() || !matches!(status, Ok(None)) {
             return true;
         }
         conn.worked = if FAILED.with(|f| f.replace(false)) {
