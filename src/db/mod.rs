@@ -31,10 +31,11 @@ pub type PooledConnection = r2d2::PooledConnection<Manager>;
 /// A pooled connection, with when it last proved to work.
 ///
 /// The pool used to test every connection it handed out with a `SELECT 1`: on PostgreSQL a
-/// round trip per request, which held a near-here search at a million services to 4,600–5,400
-/// requests a second instead of 11,100–11,300. Now a connection is tested when it is handed
-/// out only if it has not worked within `TRUSTED` (it sat idle, and the server may have
-/// closed it) or its last user failed (`failed`); one that fails the test is replaced.
+/// round trip per request, which held a near-here search over 100,000 services to about
+/// 5,000 requests a second instead of 11,000 (BENCHMARKS.md). Now a connection is tested when
+/// it is handed out only if it has not worked within `TRUSTED` (it sat idle, and the server
+/// may have closed it) or its last user met a database error (`failed`); one that fails the
+/// test is replaced.
 pub struct Checked {
     conn: DbConnection,
     worked: Option<Instant>,
