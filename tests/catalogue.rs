@@ -384,6 +384,11 @@ fn served_openapi_matches_the_committed_file() {
             "{path} is not documented"
         );
     }
+    // Each type keeps its own schema: HSDS's contact (a person at an organisation) is not the
+    // referral's way to reach a client, though both are called Contact in the code.
+    let schemas = &served["components"]["schemas"];
+    assert!(schemas["Contact"]["properties"]["name"].is_object());
+    assert!(schemas["ClientContact"]["properties"]["method"].is_object());
     // A client generated from the document can name a Haven term by taxonomy and code alone,
     // as the contract shows, so the schema asks for nothing more.
     let term = &served["components"]["schemas"]["TaxonomyTerm"];

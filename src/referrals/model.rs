@@ -63,6 +63,9 @@ impl GoalMet {
 
 /// How to reach the client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+// Named apart from HSDS's `Contact` (a person at an organisation), which the OpenAPI document
+// would otherwise describe with this one.
+#[schema(as = ClientContact)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     pub method: ContactMethod,
