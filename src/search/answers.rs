@@ -121,7 +121,7 @@ impl Answers {
     /// The kept numbers of the texts a keyword search's words match (`Key::texts`), or else
     /// `find()`'s, kept as `get_or` keeps an answer. A partner paging through a common word's
     /// services, or asking for other page sizes, needs them for every page, and on PostgreSQL
-    /// finding them reads a heap page per match: 0.1–0.9 s at a million services.
+    /// finding them reads a table page per match: 0.1–1.8 s at a million services.
     pub fn texts_or<E>(
         &self,
         key: Key,
