@@ -35,8 +35,16 @@ fn body(name: &str, lat: f64, lon: f64) -> Value {
 /// tenth of a second (`a_write_is_found_here_at_once_and_elsewhere_within_a_second`).
 fn two_instances() -> (TestServer, TestServer, String) {
     let strict = [("HAVEN_SEARCH_FOLLOW_MS", "0")];
-    let a = TestServer::start_with(&strict);
-    let b = a.beside(&strict);
+    two_instances_with(&strict, &strict)
+}
+
+/// Two instances with these settings each, and a staff token.
+fn two_instances_with(a: &[(&str, &str)], b: &[(&str, &str)]) -> (TestServer, TestServer, String) {
+    let (a, b) = {
+        let first = TestServer::start_with(a);
+        let second = first.beside(b);
+        (first, second)
+    };
     a.user("admin@haven.example", "admin", None);
     let admin = a.token("admin@haven.example");
     let org = json!({"id": ORG, "name": "Org", "description": "A partner."});
@@ -150,17 +158,7 @@ fn a_write_is_found_here_at_once_and_elsewhere_within_a_second() {
     // An instance asks the database for changes at most every HAVEN_SEARCH_FOLLOW_MS between
     // its own writes, and at once after one: `a` waits a whole second, so only its own write
     // can make it look at once; `b` has the default.
-    let a = TestServer::start_with(&[("HAVEN_SEARCH_FOLLOW_MS", "1000")]);
-    let b = a.beside(&[]);
-    a.user("admin@haven.example", "admin", None);
-    let admin = a.token("admin@haven.example");
-    let org = json!({"id": ORG, "name": "Org", "description": "A partner."});
-    assert_eq!(
-        a.send("POST", "/organizations", Some(&admin), Some(&org)).0,
-        201
-    );
-    a.user("staff@org.example", "staff", Some(ORG));
-    let staff = a.token("staff@org.example");
+    let (a, b, staff) = two_instances_with(&[("HAVEN_SEARCH_FOLLOW_MS", "1000")], &[]);
     let place = near(51.5, -0.12);
     for server in [&a, &b] {
         assert!(ids(&server.json(&place)).is_empty());
