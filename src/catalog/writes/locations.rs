@@ -52,17 +52,20 @@ fn owned(conn: &mut DbConnection, id: &str, org: &str) -> ApiResult<Location> {
     stored(conn, id)
 }
 
-fn save(conn: &mut DbConnection, location: &Location) -> ApiResult<Location> {
+/// Stores `location` and reads it back as stored; `before` is the location as stored until
+/// now, if it was.
+fn save(
+    conn: &mut DbConnection,
+    mut location: Location,
+    before: Option<&Location>,
+) -> ApiResult<Location> {
     use crate::catalog::terms::{check_known, named, of_location};
-    let before = store::locations(conn, std::slice::from_ref(&location.id))?
-        .remove(&location.id)
-        .map(|l| named(&of_location(&l, "")))
+    let named_before = before
+        .map(|b| named(&of_location(b, "")))
         .unwrap_or_default();
-    check_known(conn, &of_location(location, ""), &before)?;
-    let mut location = location.clone();
+    check_known(conn, &of_location(&location, ""), &named_before)?;
     super::keep_confidential(conn, &mut location)?;
-    let location = &location;
-    store::write_location(conn, location)?;
+    store::write_location(conn, &location)?;
     stored(conn, &location.id)
 }
 
@@ -124,7 +127,7 @@ pub async fn create(
             if store::owner(conn, "location", &location.id)?.is_some() {
                 return Err(ApiError::Conflict("a location with that id exists".into()));
             }
-            save(conn, &location)
+            save(conn, location, None)
         })
         .await?;
     Ok(written(&created, store::etag(&created), true))
@@ -164,7 +167,7 @@ pub async fn replace(
             let current = owned(conn, &id, &org)?;
             let location = location_value(map, &org, Some(&id))?;
             check_if_match(&expected, &store::etag(&current))?;
-            save(conn, &location)
+            save(conn, location, Some(&current))
         })
         .await?;
     Ok(written(&saved, store::etag(&saved), false))
@@ -204,7 +207,11 @@ pub async fn modify(
             let current = owned(conn, &id, &org)?;
             check_if_match(&expected, &store::etag(&current))?;
             let merged = merged(&current, &patch)?;
-            save(conn, &location_value(merged, &org, Some(&id))?)
+            save(
+                conn,
+                location_value(merged, &org, Some(&id))?,
+                Some(&current),
+            )
         })
         .await?;
     Ok(written(&saved, store::etag(&saved), false))

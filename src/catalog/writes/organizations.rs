@@ -61,13 +61,18 @@ fn stored(conn: &mut DbConnection, id: &str) -> ApiResult<Organization> {
         .ok_or(ApiError::NotFound)
 }
 
-fn save(conn: &mut DbConnection, org: &Organization) -> ApiResult<Organization> {
+/// Stores `org`'s own fields and reads it back as stored; `before` is the organisation as
+/// stored until now, if it was.
+fn save(
+    conn: &mut DbConnection,
+    org: &Organization,
+    before: Option<&Organization>,
+) -> ApiResult<Organization> {
     use crate::catalog::terms::{check_known, named, of_organization};
-    let before = store::organizations(conn, std::slice::from_ref(&org.id))?
-        .remove(&org.id)
-        .map(|o| named(&of_organization(&o)))
+    let named_before = before
+        .map(|b| named(&of_organization(b)))
         .unwrap_or_default();
-    check_known(conn, &of_organization(org), &before)?;
+    check_known(conn, &of_organization(org), &named_before)?;
     store::write_organization(conn, org)?;
     stored(conn, &org.id)
 }
@@ -102,7 +107,7 @@ pub async fn create(
                     "an organisation with that id exists".into(),
                 ));
             }
-            save(conn, &org)
+            save(conn, &org, None)
         })
         .await?;
     Ok(written(&created, store::etag(&created), true))
@@ -142,7 +147,7 @@ pub async fn replace(
             let current = stored(conn, &id)?;
             let org = organization_value(map, Some(&id))?;
             check_if_match(&expected, &store::etag(&current))?;
-            save(conn, &org)
+            save(conn, &org, Some(&current))
         })
         .await?;
     Ok(written(&saved, store::etag(&saved), false))
@@ -182,7 +187,11 @@ pub async fn modify(
             let current = stored(conn, &id)?;
             check_if_match(&expected, &store::etag(&current))?;
             let merged = merged(&current, &patch)?;
-            save(conn, &organization_value(merged, Some(&id))?)
+            save(
+                conn,
+                &organization_value(merged, Some(&id))?,
+                Some(&current),
+            )
         })
         .await?;
     Ok(written(&saved, store::etag(&saved), false))

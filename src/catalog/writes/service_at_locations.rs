@@ -61,8 +61,8 @@ fn write(
     slot: Slot,
     body: Option<Map<String, Value>>,
 ) -> ApiResult<Option<ServiceAtLocation>> {
-    let service = owned(conn, service_id, org)?;
-    let mut value = serde_json::to_value(&service).map_err(|e| ApiError::Internal(e.into()))?;
+    let before = owned(conn, service_id, org)?;
+    let mut value = serde_json::to_value(&before).map_err(|e| ApiError::Internal(e.into()))?;
     let list = value
         .as_object_mut()
         .and_then(|m| {
@@ -99,7 +99,7 @@ fn write(
     let mut service =
         service_value(map, org, Some(service_id)).map_err(|e| unprefixed(e, index))?;
     check_locations(conn, &mut service, org).map_err(|e| unprefixed(e, index))?;
-    save(conn, &service).map_err(|e| unprefixed(e, index))?;
+    save(conn, service, Some(&before)).map_err(|e| unprefixed(e, index))?;
     match id {
         Some(id) => Ok(store::service_at_locations_by_id(conn, &[id])?.pop()),
         None => Ok(None),

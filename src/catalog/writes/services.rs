@@ -92,15 +92,16 @@ pub fn owned(conn: &mut DbConnection, id: &str, org: &str) -> ApiResult<Service>
         .ok_or(ApiError::NotFound)
 }
 
-/// Stores `service` and reads it back as stored.
-pub fn save(conn: &mut DbConnection, service: &Service) -> ApiResult<Service> {
+/// Stores `service` and reads it back as stored; `before` is the service as stored until now,
+/// if it was.
+pub fn save(
+    conn: &mut DbConnection,
+    mut service: Service,
+    before: Option<&Service>,
+) -> ApiResult<Service> {
     use crate::catalog::terms::{check_known, named, of_service};
-    let before = store::services(conn, std::slice::from_ref(&service.id))?
-        .pop()
-        .map(|s| named(&of_service(&s)))
-        .unwrap_or_default();
-    check_known(conn, &of_service(service), &before)?;
-    let mut service = service.clone();
+    let named_before = before.map(|b| named(&of_service(b))).unwrap_or_default();
+    check_known(conn, &of_service(&service), &named_before)?;
     for location in service
         .service_at_locations
         .iter_mut()
@@ -108,8 +109,7 @@ pub fn save(conn: &mut DbConnection, service: &Service) -> ApiResult<Service> {
     {
         super::keep_confidential(conn, location)?;
     }
-    let service = &service;
-    store::put_service(conn, service)?;
+    store::put_service(conn, &service)?;
     store::services(conn, std::slice::from_ref(&service.id))?
         .pop()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a written service vanished")))
@@ -145,7 +145,7 @@ pub async fn create(
                 return Err(ApiError::Conflict("a service with that id exists".into()));
             }
             check_locations(conn, &mut service, &org)?;
-            save(conn, &service)
+            save(conn, service, None)
         })
         .await?;
     Ok(written(&stored, store::etag(&stored), true))
@@ -187,7 +187,7 @@ pub async fn replace(
             let mut service = service_value(value, &org, Some(&id))?;
             check_if_match(&expected, &store::etag(&current))?;
             check_locations(conn, &mut service, &org)?;
-            save(conn, &service)
+            save(conn, service, Some(&current))
         })
         .await?;
     Ok(written(&stored, store::etag(&stored), false))
@@ -229,7 +229,7 @@ pub async fn modify(
             let merged = merged(&current, &patch)?;
             let mut service = service_value(merged, &org, Some(&id))?;
             check_locations(conn, &mut service, &org)?;
-            save(conn, &service)
+            save(conn, service, Some(&current))
         })
         .await?;
     Ok(written(&stored, store::etag(&stored), false))
