@@ -374,12 +374,7 @@ fn fields_a_caller_may_not_set_are_refused() {
     for (body, field) in cases {
         let (status, problem) = server.send("POST", &users, Some(&a_admin), Some(&body));
         assert_eq!(status, 400, "{body}");
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let fields = common::fields(&problem);
         assert!(fields.contains(&field), "{body}: {fields:?}");
     }
     // Nothing was created, and nobody was made an admin.

@@ -15,10 +15,8 @@ fn status(server: &TestServer, token: &str, id: &str, body: Value) -> (u16, Valu
     )
 }
 
-#[test]
-fn a_referral_runs_from_request_to_outcome_while_a_third_sees_nothing() {
-    let server = TestServer::start();
-    let p = Partners::new(&server);
+/// A referral from the sender's staff to the receiver, with the client's details.
+fn requested(server: &TestServer, p: &Partners) -> Value {
     let (code, created) = server.send(
         "POST",
         "/referrals",
@@ -26,6 +24,14 @@ fn a_referral_runs_from_request_to_outcome_while_a_third_sees_nothing() {
         Some(&p.with_client()),
     );
     assert_eq!(code, 201, "{created}");
+    created
+}
+
+#[test]
+fn a_referral_runs_from_request_to_outcome_while_a_third_sees_nothing() {
+    let server = TestServer::start();
+    let p = Partners::new(&server);
+    let created = requested(&server, &p);
     assert_eq!(created["status"], "requested");
     assert_eq!(created["version"], 1);
     assert_eq!(created["sender_organization_id"], p.sender.as_str());
@@ -473,13 +479,7 @@ fn client_details_are_purged_after_the_end_and_when_consent_expires() {
 fn a_failed_referral_records_how_far_the_clients_own_goal_was_met() {
     let server = TestServer::start();
     let p = Partners::new(&server);
-    let (code, created) = server.send(
-        "POST",
-        "/referrals",
-        Some(&p.s_staff),
-        Some(&p.with_client()),
-    );
-    assert_eq!(code, 201, "{created}");
+    let created = requested(&server, &p);
     let id = created["id"].as_str().unwrap().to_string();
     for (version, to) in [(1, "accepted"), (2, "in_progress")] {
         let (code, body) = status(

@@ -241,12 +241,7 @@ fn bad_bodies_name_the_field_and_change_nothing() {
     ] {
         let (status, problem) = server.send("PATCH", &path, Some(&a), Some(&patch));
         assert_eq!(status, 400, "{patch}");
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let fields = common::fields(&problem);
         assert!(fields.contains(&field), "{patch}: {fields:?}");
     }
     let (status, problem) = server.send(
@@ -650,14 +645,8 @@ fn a_term_named_by_id_alone_must_be_known() {
     });
     let (status, problem) = server.send("POST", "/services", Some(&a), Some(&body));
     assert_eq!(status, 400, "{problem}");
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        fields,
+        common::fields(&problem),
         [
             "attributes[0].taxonomy_term_id",
             "service_at_locations[0].location.attributes[0].taxonomy_term_id"

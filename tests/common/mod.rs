@@ -442,6 +442,16 @@ pub fn demo() -> Vec<Value> {
     serde_json::from_str(include_str!("../../data/demo-harm-reduction.hsds.json")).unwrap()
 }
 
+/// The fields a problem's `errors` name, in order.
+pub fn fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}
+
 /// A stable id for a fixture name.
 pub fn id(name: &str) -> String {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()).to_string()
