@@ -220,13 +220,18 @@ async fn head_as_get(
 
 /// Starts the jobs that run beside the API on the current runtime: webhook delivery, the
 /// purge of client details, forgetting idle rate-limit buckets and, with
-/// `HAVEN_SEARCH_MEMORY`, keeping the near-here index in step. Returns the webhook worker, which
+/// `HAVEN_SEARCH_MEMORY`, keeping the near-here index in step (and, on PostgreSQL, the lists of
+/// which texts each word is in: `search::postings`). Returns the webhook worker, which
 /// stops (finishing the deliveries it holds) when `state.stopping` is set.
 pub fn background(state: AppState) -> actix_web::rt::task::JoinHandle<()> {
     let worker = actix_web::rt::spawn(crate::webhooks::worker::run(state.clone()));
     actix_web::rt::spawn(crate::referrals::purge::run(state.clone()));
     actix_web::rt::spawn(crate::limits::tidy(state.clone()));
     if state.nearby.is_some() {
+        let backend = crate::db::Backend::of_url(&state.config.database_url);
+        if matches!(backend, Ok(crate::db::Backend::Postgres)) {
+            actix_web::rt::spawn(crate::search::postings::follow(state.clone()));
+        }
         actix_web::rt::spawn(crate::search::nearby::follow(state));
     }
     worker

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{Fixture, TestServer};
+use haven::db::Sql;
 use serde_json::{json, Value};
 
 const ORG: &str = "5b0e8f0a-3c2d-4e1f-8a9b-7c6d5e4f3a21";
@@ -334,14 +335,18 @@ fn kept_names_follow_renames() {
 fn keyword_counts_from_memory_are_the_databases() {
     let (a, b, staff) = two_instances();
     let sql = a.beside(&[("HAVEN_SEARCH_MEMORY", "false")]);
-    let mut text = Vec::new();
-    haven::generate::services(1_500, 5, &mut text).unwrap();
-    let generated: Vec<Value> = text
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).unwrap())
-        .collect();
-    a.import(&generated);
+    let generated = |n, seed| {
+        let mut text = Vec::new();
+        haven::generate::services(n, seed, &mut text).unwrap();
+        text.split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect::<Vec<Value>>()
+    };
+    // On PostgreSQL, enough texts that the import lists the words of two blocks of them
+    // (`search::postings`), and leaves the rest to be matched through the full-text index.
+    a.import(&generated(2_100, 5));
+    assert_sealed(&a, 2047);
     // The partner's own, to change below: they share the words searched, and three have no
     // place (rows the near-here index does not hold, whose texts it must still count).
     let ours: Vec<String> = (0..30)
@@ -376,6 +381,8 @@ fn keyword_counts_from_memory_are_the_databases() {
         "search=peer&status=active,inactive&per_page=15&page=2",
         "search=peer&status=inactive",
         "search=zzyzx",
+        "search=kestrel",
+        "search=housing%20kestrel&per_page=3",
     ];
     let agree = |when: &str| {
         for search in searches {
@@ -398,7 +405,7 @@ fn keyword_counts_from_memory_are_the_databases() {
         change(&a, &staff, id, json!({"status": "inactive"}));
     }
     for id in &ours[8..14] {
-        change(&a, &staff, id, json!({"name": "Housing first"}));
+        change(&a, &staff, id, json!({"name": "Housing first kestrel"}));
     }
     for id in &ours[14..20] {
         let (status, _) = a.send("DELETE", &format!("/services/{id}"), Some(&staff), None);
@@ -406,4 +413,22 @@ fn keyword_counts_from_memory_are_the_databases() {
     }
     agree("changed");
     assert!(sql.json("/services?search=peer&status=inactive")["total_items"] == 8);
+    assert!(sql.json("/services?search=kestrel")["total_items"] == 6);
+    // More texts, so that the changed ones are listed too, beside the old numbers of the
+    // texts they replaced.
+    a.import(&generated(1_000, 6));
+    assert_sealed(&a, 3071);
+    agree("listed after the changes");
+}
+
+/// On PostgreSQL, that the words of every text numbered up to `upto` are listed.
+fn assert_sealed(server: &TestServer, upto: i64) {
+    if !server.db.is_postgres() {
+        return;
+    }
+    let mut conn = server.state.pool.get().unwrap();
+    let sealed = Sql::new("SELECT upto AS n FROM text_word_sealed")
+        .count(&mut conn)
+        .unwrap();
+    assert!(sealed >= upto, "listed up to {sealed}, not {upto}");
 }

@@ -346,6 +346,8 @@ pub fn import(
     if report.created + report.updated > 0 {
         crate::db::refresh_statistics(conn)?;
     }
+    // So that the first keyword searches after a load need not visit every match.
+    crate::search::postings::seal(conn)?;
     Ok(report)
 }
 

@@ -24,6 +24,7 @@ use crate::db::{Backend, DbConnection, Sql};
 use crate::search::answers::Key;
 use crate::search::filters::Search;
 use crate::search::nearby::Nearby;
+use crate::search::postings;
 use crate::search::query::{self, Hit, Unit, Window};
 
 /// The most rows one step of a walk reads.
@@ -92,6 +93,9 @@ struct Texts {
 /// order. Joined into one string by the database: reading each number as its own row cost
 /// more than the full-text search itself.
 fn matching_texts(conn: &mut DbConnection, s: &Search) -> anyhow::Result<Vec<i64>> {
+    if let Some(ids) = postings::matching(conn, &s.words)? {
+        return Ok(ids);
+    }
     let backend = Backend::of(conn);
     let mut q = Sql::new(match backend {
         Backend::Sqlite => "SELECT group_concat(rowid) AS ids FROM service_text_fts WHERE ",

@@ -7,5 +7,6 @@ pub mod index;
 pub mod keyword;
 pub mod nearby;
 pub mod place;
+pub mod postings;
 pub mod query;
 pub mod week;

@@ -1,0 +1,2 @@
+DROP TABLE text_word_sealed;
+DROP TABLE text_word;
