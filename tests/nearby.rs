@@ -419,6 +419,44 @@ fn keyword_counts_from_memory_are_the_databases() {
     a.import(&generated(1_000, 6));
     assert_sealed(&a, 3071);
     agree("listed after the changes");
+    // Texts of the first block rewritten under new numbers: their old numbers stay listed,
+    // and are passed over, until more than half the block is gone; then it is listed again
+    // without them.
+    let first = generated(2_100, 5);
+    let rewrite = |services: &[Value]| {
+        let rewritten: Vec<Value> = services
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                s["name"] = json!(format!("{} kestrel", s["name"].as_str().unwrap()));
+                s
+            })
+            .collect();
+        a.import(&rewritten);
+    };
+    rewrite(&first[..300]);
+    agree("a third of a block rewritten");
+    assert_listed_in_first_block(&a, 1023, 723);
+    rewrite(&first[300..600]);
+    agree("more than half a block rewritten");
+    assert_listed_in_first_block(&a, 423, 423);
+    assert!(sql.json("/services?search=kestrel")["total_items"] == 606);
+}
+
+/// On PostgreSQL, that the first block of numbers lists `listed` texts and holds `held`.
+fn assert_listed_in_first_block(server: &TestServer, listed: i64, held: i64) {
+    if !server.db.is_postgres() {
+        return;
+    }
+    let mut conn = server.state.pool.get().unwrap();
+    let mut count = |sql: &str| Sql::new(sql).count(&mut conn).unwrap();
+    assert_eq!(
+        (
+            count("SELECT CAST(texts AS BIGINT) AS n FROM text_word_block WHERE block = 0"),
+            count("SELECT count(*) AS n FROM service_text WHERE id < 1024"),
+        ),
+        (listed, held)
+    );
 }
 
 /// On PostgreSQL, that the words of every text numbered up to `upto` are listed.

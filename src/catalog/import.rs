@@ -348,6 +348,7 @@ pub fn import(
     }
     // So that the first keyword searches after a load need not visit every match.
     crate::search::postings::seal(conn)?;
+    crate::search::postings::tidy(conn)?;
     Ok(report)
 }
 

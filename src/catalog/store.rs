@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use anyhow::Context;
 use chrono::Utc;
-use diesel::sql_types::{Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryableByName;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -697,12 +697,39 @@ fn stored_at_locations(
 }
 
 /// Records that a service's search rows changed, for the near-here index of every instance
-/// (`search::nearby`). Part of the change's own transaction.
-fn changed_search(conn: &mut DbConnection, service_id: &str, stamp: &str) -> anyhow::Result<()> {
-    let mut q = Sql::prepared("INSERT INTO search_change (service_id, changed_at) VALUES (");
-    q.bind(service_id).push(", ").bind(stamp).push(")");
+/// (`search::nearby`), with the number of the text the change removed, if any. Part of the
+/// change's own transaction.
+fn changed_search(
+    conn: &mut DbConnection,
+    service_id: &str,
+    stamp: &str,
+    gone_text: Option<i64>,
+) -> anyhow::Result<()> {
+    let mut q =
+        Sql::prepared("INSERT INTO search_change (service_id, changed_at, gone_text) VALUES (");
+    q.bind(service_id)
+        .push(", ")
+        .bind(stamp)
+        .push(", ")
+        .bind(gone_text)
+        .push(")");
     q.execute(conn)?;
     Ok(())
+}
+
+#[derive(QueryableByName)]
+struct TextNumber {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Deletes a service's text (and, by foreign key, its terms); returns its number. The
+/// near-here index must forget that number's status: PostgreSQL's lists of texts by word
+/// (`search::postings`) keep it.
+fn delete_text(conn: &mut DbConnection, service_id: &str) -> anyhow::Result<Option<i64>> {
+    let mut del = Sql::prepared("DELETE FROM service_text WHERE service_id = ");
+    del.bind(service_id).push(" RETURNING id");
+    Ok(del.load::<TextNumber>(conn)?.pop().map(|t| t.id))
 }
 
 /// Full-text entries of texts written to `service_text` but not yet to SQLite's FTS5 index
@@ -753,15 +780,14 @@ fn reindex(
     let service_id = service.id.as_str();
     let entries = index::entries(service, |l| zones.get(&l.id).cloned().flatten());
     // The text first: the search rows refer to it by number.
+    let mut gone_text = None;
     if !fresh {
         // Removing a text removes its full-text entry (by trigger), which must be there, and
         // its terms (by foreign key).
         if texts.services.contains(service_id) {
             texts.write(conn)?;
         }
-        let mut del = Sql::prepared("DELETE FROM service_text WHERE service_id = ");
-        del.bind(service_id);
-        del.execute(conn)?;
+        gone_text = delete_text(conn, service_id)?;
         let mut del = Sql::prepared("DELETE FROM search_entry WHERE service_id = ");
         del.bind(service_id);
         del.execute(conn)?;
@@ -832,7 +858,7 @@ fn reindex(
             .push(")");
         q.execute(conn)?;
     }
-    changed_search(conn, service_id, stamp)?;
+    changed_search(conn, service_id, stamp, gone_text)?;
     Ok(())
 }
 
@@ -1020,10 +1046,10 @@ pub fn service_at_location_service(
 /// Deletes a service and everything that only it owns.
 pub fn delete_service(conn: &mut DbConnection, id: &str) -> anyhow::Result<bool> {
     crate::db::write(conn, |conn| {
-        changed_search(conn, id, &now())?;
+        let gone_text = delete_text(conn, id)?;
+        changed_search(conn, id, &now(), gone_text)?;
         for sql in [
             "DELETE FROM search_entry WHERE service_id = ",
-            "DELETE FROM service_text WHERE service_id = ",
             "DELETE FROM service_at_location WHERE service_id = ",
         ] {
             let mut q = Sql::prepared(sql);

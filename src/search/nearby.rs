@@ -380,10 +380,10 @@ struct Grid {
     week_ids: HashMap<Week, u32>,
     /// The status of each service's search rows (its number in `statuses`, plus one; 0 for
     /// none) by the number of its text (`text_id`), for counting keyword matches without
-    /// asking the database about each (`search::keyword`). A text's number is never given to
-    /// another service without that service's change being logged, so a number is set again
-    /// before it can be found; the numbers of deleted texts keep their last status, which no
-    /// search reads, as the full-text index no longer returns them. A byte for every number
+    /// asking the database about each (`search::keyword`). A text's number is never given
+    /// again; the change that removes a text logs its number, and the number's status goes
+    /// back to 0 when the change is applied, as PostgreSQL's lists of texts by word still
+    /// return it (`search::postings`). A byte for every number
     /// up to the highest (about 1 MB at a million services; each rewrite of a service takes
     /// a new number), up to `TEXTS_MAX`.
     texts: Vec<u8>,
@@ -598,6 +598,16 @@ impl Grid {
     }
 
     /// Removes a service's rows, and says which (by key).
+    /// Forgets the statuses of texts that are gone: a number is never given again, but
+    /// PostgreSQL's lists of texts by word (`search::postings`) still return it.
+    fn forget_texts(&mut self, gone: &[i64]) {
+        for &t in gone {
+            if let Some(status) = usize::try_from(t).ok().and_then(|t| self.texts.get_mut(t)) {
+                *status = 0;
+            }
+        }
+    }
+
     fn remove_service(&mut self, service: u64) -> Vec<i64> {
         let mut removed = Vec::new();
         let Some(first) = self.homes.remove(&service) else {
@@ -657,6 +667,9 @@ struct Change {
     seq: i64,
     #[diesel(sql_type = Text)]
     service_id: String,
+    /// The number of the text the change removed.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    gone_text: Option<i64>,
 }
 
 #[derive(QueryableByName)]
@@ -892,7 +905,7 @@ impl Nearby {
         if !cursor.loaded || newest - cursor.seen > RELOAD_AFTER || pruned_past(conn, cursor)? {
             return self.reload(conn, cursor);
         }
-        let mut q = Sql::new("SELECT seq, service_id FROM search_change WHERE seq > ");
+        let mut q = Sql::new("SELECT seq, service_id, gone_text FROM search_change WHERE seq > ");
         q.bind(cursor.seen);
         if !cursor.gaps.is_empty() {
             q.push(" OR seq IN ").bind_list(cursor.gaps.keys().copied());
@@ -905,6 +918,7 @@ impl Nearby {
         // catch-up reads them again.
         let (mut seen, mut gaps) = (cursor.seen, cursor.gaps.clone());
         let mut services = HashSet::new();
+        let mut gone = Vec::new();
         for c in &changes {
             if c.seq > seen {
                 if postgres {
@@ -917,9 +931,10 @@ impl Nearby {
                 gaps.remove(&c.seq);
             }
             services.insert(c.service_id.clone());
+            gone.extend(c.gone_text);
         }
         gaps.retain(|_, since| now.duration_since(*since) < GAP_WAIT);
-        self.replace(conn, services.into_iter().collect())?;
+        self.replace(conn, services.into_iter().collect(), &gone)?;
         (cursor.seen, cursor.gaps) = (seen, gaps);
         Ok(())
     }
@@ -937,8 +952,14 @@ impl Nearby {
         Ok(newest_change(conn)? <= cursor.seen)
     }
 
-    /// Reloads the rows of these services from the database.
-    fn replace(&self, conn: &mut DbConnection, services: Vec<String>) -> anyhow::Result<()> {
+    /// Reloads the rows of these services from the database; `gone` are the numbers of the
+    /// texts their changes removed.
+    fn replace(
+        &self,
+        conn: &mut DbConnection,
+        services: Vec<String>,
+        gone: &[i64],
+    ) -> anyhow::Result<()> {
         // Nothing changed (a catch-up that only waited for missing numbers, which PostgreSQL's
         // sequences skip): the kept answers and items still hold. Emptying them here made
         // every search for two minutes after such a gap ask the database again.
@@ -958,6 +979,7 @@ impl Nearby {
         for s in &services {
             keys.extend(grid.remove_service(service_hash(s)));
         }
+        grid.forget_texts(gone);
         self.rendered.forget(services.iter().map(String::as_str));
         for r in rows {
             keys.push(r.id);
@@ -994,7 +1016,8 @@ impl Nearby {
         // flight. SQLite commits one writer at a time, so it has no such gaps.
         cursor.gaps.clear();
         if Backend::of(conn) == Backend::Postgres {
-            let mut q = Sql::new("SELECT seq, service_id FROM search_change WHERE seq > ");
+            let mut q =
+                Sql::new("SELECT seq, service_id, gone_text FROM search_change WHERE seq > ");
             q.bind(newest - 1000);
             let present: HashSet<i64> = q.load::<Change>(conn)?.iter().map(|c| c.seq).collect();
             let now = Instant::now();
@@ -1813,7 +1836,7 @@ mod tests {
             .open()
             .unwrap();
         // What a catch-up that only waited for a missing number applies.
-        nearby.replace(&mut conn, vec![]).unwrap();
+        nearby.replace(&mut conn, vec![], &[]).unwrap();
         assert_eq!(nearby.answers.len(), 1);
     }
 

@@ -20,12 +20,12 @@
 //! SQLite's FTS5 index keeps its own lists of numbers, so this is PostgreSQL's alone.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::Connection;
 use diesel::pg::PgConnection;
 use diesel::sql_types::{BigInt, Binary, Bool, Nullable, Text};
-use diesel::{QueryableByName, RunQueryDsl};
+use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 
 use crate::db::DbConnection;
 use crate::state::AppState;
@@ -233,10 +233,7 @@ fn settled(pg: &mut PgConnection) -> anyhow::Result<Option<i64>> {
 /// there is none or another sealer holds the lock.
 fn seal_chunk(pg: &mut PgConnection, last: i64) -> anyhow::Result<Option<i64>> {
     Ok(pg.transaction(|pg| {
-        let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
-            .bind::<BigInt, _>(SEALER_LOCK)
-            .get_result(pg)?;
-        if !locked.locked {
+        if !locked(pg)? {
             return Ok::<_, diesel::result::Error>(None);
         }
         // Read under the lock: another sealer's last chunk is committed.
@@ -247,16 +244,7 @@ fn seal_chunk(pg: &mut PgConnection, last: i64) -> anyhow::Result<Option<i64>> {
         if to < from {
             return Ok(None);
         }
-        diesel::sql_query(
-            "INSERT INTO text_word (word, block, ids) \
-             SELECT w, id >> 10, string_agg(int2send((id & 1023)::smallint), ''::bytea ORDER BY id) \
-             FROM service_text, unnest(tsvector_to_array(tsv)) AS w \
-             WHERE id BETWEEN $1 AND $2 \
-             GROUP BY 1, 2",
-        )
-        .bind::<BigInt, _>(from)
-        .bind::<BigInt, _>(to)
-        .execute(pg)?;
+        list(pg, from, to)?;
         diesel::sql_query("UPDATE text_word_sealed SET upto = $1")
             .bind::<BigInt, _>(to)
             .execute(pg)?;
@@ -264,12 +252,103 @@ fn seal_chunk(pg: &mut PgConnection, last: i64) -> anyhow::Result<Option<i64>> {
     })?)
 }
 
-/// Seals what writes through any server have added, every few seconds (PostgreSQL only).
+/// Takes the sealers' lock until the end of the transaction, if no other sealer holds it.
+fn locked(pg: &mut PgConnection) -> QueryResult<bool> {
+    let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+        .bind::<BigInt, _>(SEALER_LOCK)
+        .get_result(pg)?;
+    Ok(locked.locked)
+}
+
+/// Lists the words of the texts numbered `from` to `to` (whole blocks), and how many texts
+/// each block holds.
+fn list(pg: &mut PgConnection, from: i64, to: i64) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO text_word (word, block, ids) \
+         SELECT w, id >> 10, string_agg(int2send((id & 1023)::smallint), ''::bytea ORDER BY id) \
+         FROM service_text, unnest(tsvector_to_array(tsv)) AS w \
+         WHERE id BETWEEN $1 AND $2 \
+         GROUP BY 1, 2",
+    )
+    .bind::<BigInt, _>(from)
+    .bind::<BigInt, _>(to)
+    .execute(pg)?;
+    diesel::sql_query(
+        "INSERT INTO text_word_block (block, texts) \
+         SELECT id >> 10, count(*) FROM service_text WHERE id BETWEEN $1 AND $2 GROUP BY 1",
+    )
+    .bind::<BigInt, _>(from)
+    .bind::<BigInt, _>(to)
+    .execute(pg)?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Block {
+    #[diesel(sql_type = BigInt)]
+    block: i64,
+}
+
+/// Lists again, without the texts gone from them, the sealed blocks that lost more than half
+/// their texts (rewritten under new numbers, or deleted), so that however often services are
+/// rewritten a word's lists stay within twice its texts; returns how many blocks.
+pub fn tidy(conn: &mut DbConnection) -> anyhow::Result<usize> {
+    let DbConnection::Postgres(pg) = conn else {
+        return Ok(0);
+    };
+    let thinned: Vec<Block> = diesel::sql_query(
+        "SELECT b.block FROM text_word_block b \
+         WHERE b.texts > 2 * (SELECT count(*) FROM service_text t \
+                              WHERE t.id BETWEEN b.block << 10 AND (b.block << 10) + 1023) \
+         ORDER BY b.block",
+    )
+    .load(pg)?;
+    let mut done = 0;
+    for chunk in thinned.chunks(SEAL_CHUNK as usize) {
+        let listed = pg.transaction(|pg| {
+            if !locked(pg)? {
+                return Ok::<_, diesel::result::Error>(false);
+            }
+            for b in chunk {
+                for table in ["text_word", "text_word_block"] {
+                    diesel::sql_query(format!("DELETE FROM {table} WHERE block = $1"))
+                        .bind::<BigInt, _>(b.block)
+                        .execute(pg)?;
+                }
+                list(pg, b.block << BLOCK_BITS, ((b.block + 1) << BLOCK_BITS) - 1)?;
+            }
+            Ok(true)
+        })?;
+        if !listed {
+            break;
+        }
+        done += chunk.len();
+    }
+    Ok(done)
+}
+
+/// Seals what writes through any server have added, every few seconds, and tidies every ten
+/// minutes (PostgreSQL only).
 pub async fn follow(state: AppState) {
+    let mut last_tidy: Option<Instant> = None;
     loop {
-        match state.db(|conn| Ok(seal(conn)?)).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(texts = n, "listed the words of new texts"),
+        let tidy_now = last_tidy.is_none_or(|t| t.elapsed() >= Duration::from_secs(600));
+        let done = state
+            .db(move |conn| {
+                let sealed = seal(conn)?;
+                let tidied = if tidy_now { tidy(conn)? } else { 0 };
+                Ok((sealed, tidied))
+            })
+            .await;
+        match done {
+            Ok((sealed, tidied)) => {
+                if tidy_now {
+                    last_tidy = Some(Instant::now());
+                }
+                if sealed + tidied as i64 > 0 {
+                    tracing::debug!(texts = sealed, blocks = tidied, "listed texts' words");
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "the words of new texts could not be listed"),
         }
         tokio::time::sleep(Duration::from_secs(5)).await;

@@ -1,0 +1,1 @@
+ALTER TABLE search_change DROP COLUMN gone_text;
