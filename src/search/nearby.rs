@@ -383,9 +383,9 @@ struct Grid {
     /// asking the database about each (`search::keyword`). A text's number is never given
     /// again; the change that removes a text logs its number, and the number's status goes
     /// back to 0 when the change is applied, as PostgreSQL's lists of texts by word still
-    /// return it (`search::postings`). A byte for every number
-    /// up to the highest (about 1 MB at a million services; each rewrite of a service takes
-    /// a new number), up to `TEXTS_MAX`.
+    /// return it (`search::postings`). A byte for every number up to the highest (about 1 MB
+    /// at a million services; each rewrite of a service takes a new number), up to
+    /// `TEXTS_MAX`.
     texts: Vec<u8>,
     /// Whether a text's number was `TEXTS_MAX` or more, so not held: keyword searches then
     /// count in the database.
@@ -597,7 +597,6 @@ impl Grid {
         self.rows += 1;
     }
 
-    /// Removes a service's rows, and says which (by key).
     /// Forgets the statuses of texts that are gone: a number is never given again, but
     /// PostgreSQL's lists of texts by word (`search::postings`) still return it.
     fn forget_texts(&mut self, gone: &[i64]) {
@@ -608,6 +607,7 @@ impl Grid {
         }
     }
 
+    /// Removes a service's rows, and says which (by key).
     fn remove_service(&mut self, service: u64) -> Vec<i64> {
         let mut removed = Vec::new();
         let Some(first) = self.homes.remove(&service) else {
