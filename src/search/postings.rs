@@ -10,12 +10,14 @@
 //!
 //! A text's number (`service_text.id`) is new on every write of its service, so a block of
 //! numbers, once every number in it is handed out and every transaction that took one is
-//! over, never gains a text: it is listed once (sealed) and never rewritten. A text rewritten
-//! or deleted since stays listed under its old number, which no search row has any more, so
-//! searches pass over it (`Nearby::count_texts`, and walks that test live rows only). Texts
-//! after the last sealed block, the tail, are matched through `tsv` as before; the sealer of
-//! each running server keeps the tail under two blocks, and when it is longer (a database
-//! just migrated, an import under way) a search asks the GIN index alone.
+//! over, never gains a text: it is listed once (sealed). A text rewritten or deleted since
+//! stays listed under its old number: the change that removed it logs the number
+//! (`search_change.gone_text`), and the near-here index, which counts matches by the status of
+//! their number (`Nearby::count_texts`), sets its status to none; walks test live rows only.
+//! A block that has lost more than half its texts is listed again without them (`tidy`).
+//! Texts after the last sealed block, the tail, are matched through `tsv` as before; the
+//! sealer of each running server keeps the tail under two blocks, and when it is longer (a
+//! database just migrated, an import under way) a search asks the GIN index alone.
 //!
 //! SQLite's FTS5 index keeps its own lists of numbers, so this is PostgreSQL's alone.
 
@@ -126,7 +128,7 @@ fn combine(rows: Vec<Listed>) -> anyhow::Result<Vec<i64>> {
     if words > 0 && listed.len() as i64 == words {
         let mut lists: Vec<Vec<i64>> = listed.into_values().collect();
         for list in &mut lists {
-            // A prefix may be several words (`nalox`: naloxone, naloxone's plural).
+            // A prefix may match several words (`detox`: detox, detoxification).
             list.sort_unstable();
             list.dedup();
         }
@@ -263,20 +265,23 @@ fn locked(pg: &mut PgConnection) -> QueryResult<bool> {
 /// Lists the words of the texts numbered `from` to `to` (whole blocks), and how many texts
 /// each block holds.
 fn list(pg: &mut PgConnection, from: i64, to: i64) -> QueryResult<()> {
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "INSERT INTO text_word (word, block, ids) \
-         SELECT w, id >> 10, string_agg(int2send((id & 1023)::smallint), ''::bytea ORDER BY id) \
+         SELECT w, id >> {BLOCK_BITS}, \
+             string_agg(int2send((id & {last})::smallint), ''::bytea ORDER BY id) \
          FROM service_text, unnest(tsvector_to_array(tsv)) AS w \
          WHERE id BETWEEN $1 AND $2 \
          GROUP BY 1, 2",
-    )
+        last = BLOCK - 1
+    ))
     .bind::<BigInt, _>(from)
     .bind::<BigInt, _>(to)
     .execute(pg)?;
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "INSERT INTO text_word_block (block, texts) \
-         SELECT id >> 10, count(*) FROM service_text WHERE id BETWEEN $1 AND $2 GROUP BY 1",
-    )
+         SELECT id >> {BLOCK_BITS}, count(*) FROM service_text WHERE id BETWEEN $1 AND $2 \
+         GROUP BY 1"
+    ))
     .bind::<BigInt, _>(from)
     .bind::<BigInt, _>(to)
     .execute(pg)?;
@@ -296,12 +301,13 @@ pub fn tidy(conn: &mut DbConnection) -> anyhow::Result<usize> {
     let DbConnection::Postgres(pg) = conn else {
         return Ok(0);
     };
-    let thinned: Vec<Block> = diesel::sql_query(
+    let thinned: Vec<Block> = diesel::sql_query(format!(
         "SELECT b.block FROM text_word_block b \
          WHERE b.texts > 2 * (SELECT count(*) FROM service_text t \
-                              WHERE t.id BETWEEN b.block << 10 AND (b.block << 10) + 1023) \
+             WHERE t.id BETWEEN b.block << {BLOCK_BITS} AND (b.block << {BLOCK_BITS}) + {last}) \
          ORDER BY b.block",
-    )
+        last = BLOCK - 1
+    ))
     .load(pg)?;
     let mut done = 0;
     for chunk in thinned.chunks(SEAL_CHUNK as usize) {
