@@ -1,9 +1,10 @@
 -- Which texts each word is in, by number, 1,024 numbers a row (see `search::postings`): a
 -- common word's first keyword search reads these rows instead of visiting every matching row
 -- of `service_text`, which PostgreSQL's GIN index cannot avoid. They keep the numbers of texts
--- since gone, which the near-here index knows from `search_change.gone_text` to pass over. Filled by the sealer of a
--- running server and at the end of `haven import`, a block of numbers at a time; texts after
--- `text_word_sealed.upto` are not listed yet, and searches match them through `tsv`.
+-- since gone, which the near-here index knows from `search_change.gone_text` to pass over.
+-- Filled by the sealer of a running server and at the end of `haven import`, a block of
+-- numbers at a time; texts after `text_word_sealed.upto` are not listed yet, and searches
+-- match them through `tsv`.
 -- `COLLATE "C"` orders words byte by byte, as a prefix search reads them. This relies on a
 -- text never changing under its number (writes delete and insert): a migration that changes
 -- texts in place must empty these tables and set `upto` back to -1.
