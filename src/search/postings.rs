@@ -53,6 +53,15 @@ struct Bounds {
     newest: Option<i64>,
 }
 
+/// The last sealed number and the newest text's.
+fn bounds(pg: &mut PgConnection) -> QueryResult<Bounds> {
+    diesel::sql_query(
+        "SELECT (SELECT upto FROM text_word_sealed) AS upto, \
+         (SELECT max(id) FROM service_text) AS newest",
+    )
+    .get_result(pg)
+}
+
 #[derive(QueryableByName)]
 struct Listed {
     /// The word's place in the query (from 1); 0 for a text of the tail, whose number is in
@@ -72,11 +81,7 @@ pub fn matching(conn: &mut DbConnection, words: &[String]) -> anyhow::Result<Opt
     let DbConnection::Postgres(pg) = conn else {
         return Ok(None);
     };
-    let bounds: Bounds = diesel::sql_query(
-        "SELECT (SELECT upto FROM text_word_sealed) AS upto, \
-         (SELECT max(id) FROM service_text) AS newest",
-    )
-    .get_result(pg)?;
+    let bounds = bounds(pg)?;
     let (Some(upto), newest) = (bounds.upto, bounds.newest) else {
         return Ok(None);
     };
@@ -183,11 +188,7 @@ pub fn seal(conn: &mut DbConnection) -> anyhow::Result<i64> {
     let DbConnection::Postgres(pg) = conn else {
         return Ok(0);
     };
-    let bounds: Bounds = diesel::sql_query(
-        "SELECT (SELECT upto FROM text_word_sealed) AS upto, \
-         (SELECT max(id) FROM service_text) AS newest",
-    )
-    .get_result(pg)?;
+    let bounds = bounds(pg)?;
     let (Some(upto), Some(newest)) = (bounds.upto, bounds.newest) else {
         return Ok(0);
     };
