@@ -29,7 +29,7 @@
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -648,6 +648,15 @@ impl Grid {
     }
 }
 
+/// Clears `Nearby::loading` however a load ends.
+struct Loading<'a>(&'a AtomicBool);
+
+impl Drop for Loading<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 /// What this instance has read of `search_change`.
 #[derive(Default)]
 struct Cursor {
@@ -734,6 +743,9 @@ pub struct Nearby {
     /// Names of rows read for pages, each forgotten when its row changes.
     names: Mutex<Names>,
     cursor: Mutex<Cursor>,
+    /// Whether everything is being loaded (`reload`), which holds `cursor` for seconds at a
+    /// million services: searches then go to the database rather than wait (`is_loading`).
+    loading: AtomicBool,
     /// Writes through this instance that have ended (`wrote`).
     writes: AtomicU64,
     /// How long a check that the index holds every committed change stands for the searches
@@ -830,6 +842,7 @@ impl Nearby {
             answers: Answers::default(),
             names: Mutex::default(),
             cursor: Mutex::default(),
+            loading: AtomicBool::new(false),
             writes: AtomicU64::new(0),
             follow,
             rendered: Rendered::new(rendered),
@@ -939,10 +952,21 @@ impl Nearby {
         Ok(())
     }
 
+    /// Whether everything is being loaded: at start, or after a batch of more than
+    /// `RELOAD_AFTER` changes (an import). A search that waited for it would wait seconds.
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Ordering::Acquire)
+    }
+
     /// Whether the index has applied every change committed so far (one indexed read), so a
-    /// search may skip `catch_up`.
+    /// search may skip `catch_up`. Never waits for a catch-up under way (a load takes
+    /// seconds): it says no instead.
     pub fn is_current(&self, conn: &mut DbConnection) -> anyhow::Result<bool> {
-        let cursor = self.cursor.lock().unwrap_or_else(PoisonError::into_inner);
+        let cursor = match self.cursor.try_lock() {
+            Ok(cursor) => cursor,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(false),
+        };
         if !cursor.loaded || !cursor.gaps.is_empty() {
             return Ok(false);
         }
@@ -992,6 +1016,8 @@ impl Nearby {
 
     fn reload(&self, conn: &mut DbConnection, cursor: &mut Cursor) -> anyhow::Result<()> {
         let started = Instant::now();
+        self.loading.store(true, Ordering::Release);
+        let _loading = Loading(&self.loading);
         // Read the log's position first: a change committed while loading is then applied
         // again by the next catch-up, never missed.
         let newest = newest_change(conn)?;
@@ -1988,5 +2014,62 @@ mod tests {
         assert_eq!(eps(10_000.0), Some(0.000_2));
         assert_eq!(eps(50_000.0), Some(0.005));
         assert_eq!(eps(APPROX_MAX_RADIUS + 1.0), None);
+    }
+
+    /// A load holds the cursor for seconds at a million services. A search meanwhile is
+    /// answered by the database, the same answer, rather than waiting for the load.
+    #[test]
+    fn a_search_while_everything_loads_does_not_wait_for_the_load() {
+        use crate::search::query::{self, Window};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let pool = crate::db::pool(&url, 2, Duration::from_secs(10)).unwrap();
+        let mut conn = pool.get().unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        let service = serde_json::json!({
+            "id": "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b", "name": "Drop-in",
+            "description": "x", "status": "active",
+            "service_at_locations": [{
+                "id": "7f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+                "location": {"id": "8f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+                    "location_type": "physical", "latitude": 40.0, "longitude": -75.0}
+            }]
+        });
+        let service = serde_json::from_value(service).unwrap();
+        crate::catalog::store::put_service(&mut conn, &service).unwrap();
+        let search = Search {
+            point: Some(Point {
+                lat: 40.01,
+                lon: -75.0,
+            }),
+            radius: 10_000.0,
+            ..Search::default()
+        };
+        let window = Window::Page {
+            page: 1,
+            per_page: 20,
+        };
+        let nearby = Nearby::new(0, Duration::ZERO);
+        // A load under way, as `reload` holds it, for as long as this test keeps it.
+        let cursor = nearby.cursor.lock().unwrap();
+        nearby.loading.store(true, Ordering::Release);
+        let (to, from) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let (nearby, search, pool) = (&nearby, &search, &pool);
+            scope.spawn(move || {
+                let mut conn = pool.get().unwrap();
+                let current = nearby.is_current(&mut conn).unwrap();
+                let answer = query::run(&mut conn, Some(nearby), search, Unit::Service, window);
+                to.send((current, answer.unwrap())).unwrap();
+            });
+            let answered = from.recv_timeout(Duration::from_secs(30));
+            drop(cursor);
+            let (current, answer) = answered.expect("the search waited for the load");
+            assert!(!current);
+            assert!(!answer.from_memory);
+            assert_eq!(answer.total, 1);
+            let by_database = query::run(&mut conn, None, search, Unit::Service, window).unwrap();
+            assert_eq!(answer.hits, by_database.hits);
+        });
     }
 }
