@@ -24,6 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::hsds::model::Page;
 use crate::hsds::validate::is_uuid;
 use crate::search::filters::{Format, Search};
+use crate::search::nearby::Nearby;
 use crate::search::query::{self, Hit, Unit, Window};
 use crate::state::AppState;
 
@@ -98,7 +99,7 @@ where
             .await?;
         let nearby = state.nearby.clone();
         return Ok(ndjson(state, hits, move |conn, batch| {
-            render(conn, &s, batch, nearby.as_deref().map(|n| &n.rendered))
+            render(conn, &s, batch, kept_items(nearby.as_deref()))
         }));
     }
     let (page, per_page) = (s.page, s.per_page);
@@ -110,12 +111,7 @@ where
         .db(move |conn| {
             let window = Window::Page { page, per_page };
             let answer = query::run(conn, nearby.as_deref(), &s, unit, window)?;
-            let items = render(
-                conn,
-                &s,
-                &answer.hits,
-                nearby.as_deref().map(|n| &n.rendered),
-            )?;
+            let items = render(conn, &s, &answer.hits, kept_items(nearby.as_deref()))?;
             if !answer.from_memory {
                 crate::heap::trim();
             }
@@ -125,6 +121,12 @@ where
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(Page::new(items, total, page, per_page).to_json()))
+}
+
+/// The search items the index keeps rendered, unless it is loading everything: some may
+/// then be of services changed since, which only the end of the load forgets.
+fn kept_items(nearby: Option<&Nearby>) -> Option<&Rendered> {
+    nearby.filter(|n| !n.is_loading()).map(|n| &n.rendered)
 }
 
 /// A near-here page answered on this worker thread rather than a blocking one, when the
@@ -243,5 +245,23 @@ impl Listing {
                 .body(body));
         }
         Ok(HttpResponse::Ok().json(Page::new(items, total, self.page.page, self.page.per_page)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn items_kept_rendered_are_not_used_while_everything_loads() {
+        let nearby = Nearby::new(10, Duration::ZERO);
+        assert!(kept_items(Some(&nearby)).is_some());
+        let loading = nearby.loading_for_test();
+        assert!(kept_items(Some(&nearby)).is_none());
+        drop(loading);
+        assert!(kept_items(Some(&nearby)).is_some());
+        assert!(kept_items(None).is_none());
     }
 }

@@ -648,8 +648,15 @@ impl Grid {
     }
 }
 
-/// Clears `Nearby::loading` however a load ends.
-struct Loading<'a>(&'a AtomicBool);
+/// Sets `Nearby::loading` for as long as it lives, however a load ends.
+pub(crate) struct Loading<'a>(&'a AtomicBool);
+
+impl<'a> Loading<'a> {
+    fn start(flag: &'a AtomicBool) -> Self {
+        flag.store(true, Ordering::Release);
+        Loading(flag)
+    }
+}
 
 impl Drop for Loading<'_> {
     fn drop(&mut self) {
@@ -958,6 +965,12 @@ impl Nearby {
         self.loading.load(Ordering::Acquire)
     }
 
+    /// A load as far as searches can tell, for tests of what they do meanwhile.
+    #[cfg(test)]
+    pub(crate) fn loading_for_test(&self) -> Loading<'_> {
+        Loading::start(&self.loading)
+    }
+
     /// Whether the index has applied every change committed so far (one indexed read), so a
     /// search may skip `catch_up`. Never waits for a catch-up under way (a load takes
     /// seconds): it says no instead.
@@ -1016,8 +1029,7 @@ impl Nearby {
 
     fn reload(&self, conn: &mut DbConnection, cursor: &mut Cursor) -> anyhow::Result<()> {
         let started = Instant::now();
-        self.loading.store(true, Ordering::Release);
-        let _loading = Loading(&self.loading);
+        let _loading = Loading::start(&self.loading);
         // Read the log's position first: a change committed while loading is then applied
         // again by the next catch-up, never missed.
         let newest = newest_change(conn)?;
@@ -2052,7 +2064,7 @@ mod tests {
         let nearby = Nearby::new(0, Duration::ZERO);
         // A load under way, as `reload` holds it, for as long as this test keeps it.
         let cursor = nearby.cursor.lock().unwrap();
-        nearby.loading.store(true, Ordering::Release);
+        let _loading = nearby.loading_for_test();
         let (to, from) = std::sync::mpsc::channel();
         std::thread::scope(|scope| {
             let (nearby, search, pool) = (&nearby, &search, &pool);
