@@ -158,7 +158,7 @@ where
     let Some(answer) = query::run_current(&mut conn, index, s, unit, s.page, s.per_page)? else {
         return Ok(None);
     };
-    let items = render(&mut conn, s, &answer.hits, Some(&index.rendered))?;
+    let items = render(&mut conn, s, &answer.hits, kept_items(Some(index)))?;
     Ok(Some(
         HttpResponse::Ok()
             .content_type("application/json")

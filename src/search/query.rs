@@ -277,15 +277,12 @@ pub fn run(
     unit: Unit,
     window: Window,
 ) -> anyhow::Result<Answer> {
-    let Some(index) = nearby else {
-        return run_in_database(conn, None, s, unit, window);
-    };
     // While the index loads everything (at start, or after an import: about 9 s at a million
     // services) the database answers, as it does when no index is kept, rather than every
     // search waiting for the load. Its answers are current, and kept nowhere.
-    if index.is_loading() {
+    let Some(index) = nearby.filter(|n| !n.is_loading()) else {
         return run_in_database(conn, None, s, unit, window);
-    }
+    };
     // Also when the database answers: the items it renders may come from the index's cache,
     // which must have seen every change first, as must the answers kept.
     index.catch_up(conn)?;
